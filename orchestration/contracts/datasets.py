@@ -1,0 +1,164 @@
+"""The contract of every warehouse dataset (DESIGN §3)."""
+
+from __future__ import annotations
+
+from orchestration.contracts.schema import Column, Contract
+
+FETCHED_AT = Column(
+    "fetched_at", "timestamp", False, "When the snapshot was taken from the source."
+)
+
+USERS = Contract(
+    name="users",
+    description="Users from the REST API, one row per user, address and company flattened.",
+    columns=(
+        Column("id", "int", False, "The source's user id."),
+        Column("name", "string", False),
+        Column("username", "string", False),
+        Column("email", "string", False, "Lower-cased; unique."),
+        Column("phone", "string"),
+        Column("website", "string"),
+        Column("street", "string"),
+        Column("suite", "string"),
+        Column("city", "string"),
+        Column("zipcode", "string"),
+        Column("lat", "float"),
+        Column("lng", "float"),
+        Column("company_name", "string"),
+        Column("company_catch_phrase", "string"),
+        Column("company_bs", "string"),
+        Column("source", "string", False, "Where the row came from: `api`."),
+        FETCHED_AT,
+    ),
+    key=("id",),
+    unique=(("email",),),
+    search=("name", "username", "email", "company_name"),
+)
+
+POSTS = Contract(
+    name="posts",
+    description="Posts from the REST API.",
+    columns=(
+        Column("id", "int", False, "The source's post id."),
+        Column("user_id", "int", False, "Author: `users.id`."),
+        Column("title", "string", False),
+        Column("body", "string", False),
+        FETCHED_AT,
+    ),
+    key=("id",),
+    search=("title", "body"),
+    indexes=(("user_id",),),
+)
+
+COUNTRIES = Contract(
+    name="countries",
+    description="Countries from the GraphQL API, partitioned by continent.",
+    columns=(
+        Column("code", "string", False, "ISO 3166-1 alpha-2 code."),
+        Column("name", "string", False),
+        Column("native", "string"),
+        Column("capital", "string"),
+        Column("currency", "string", description="ISO 4217 code(s), comma-separated."),
+        Column("emoji", "string"),
+        Column("continent_code", "string", False, "Partition key: AF, AN, AS, EU, NA, OC, SA."),
+        Column("continent_name", "string", False),
+        Column("languages", "json", False, 'JSON array of {"code", "name"}.'),
+        FETCHED_AT,
+    ),
+    key=("code",),
+    partition_column="continent_code",
+    search=("name", "native", "capital"),
+)
+
+SALES_ORDERS = Contract(
+    name="sales_orders",
+    description="Clean sales orders, one row per order, partitioned by order day.",
+    columns=(
+        Column("order_id", "string", False),
+        Column("customer_id", "string", False),
+        Column("product", "string", False),
+        Column("quantity", "int", False, "Units; a missing quantity is 1."),
+        Column("price", "float", False, "Unit price."),
+        Column("order_date", "date", False, "Partition key: the day of the drop."),
+    ),
+    key=("order_id",),
+    partition_column="order_date",
+    indexes=(("customer_id",), ("product",)),
+)
+
+SALES_REJECTS = Contract(
+    name="sales_rejects",
+    description="Rows of the sales drops that could not be cleaned, with the reason.",
+    columns=(
+        Column("partition_date", "date", False, "The day of the drop the row came from."),
+        Column("line", "int", False, "Physical line number in the file (the header is line 1)."),
+        Column("reason", "string", False),
+        Column("raw", "string", False, "The row as received."),
+    ),
+    key=("partition_date", "line"),
+    partition_column="partition_date",
+)
+
+SALES_DAILY = Contract(
+    name="sales_daily",
+    description="Orders, units and revenue per day.",
+    columns=(
+        Column("day", "date", False),
+        Column("orders", "int", False),
+        Column("units", "int", False),
+        Column("revenue", "float", False, "Sum of quantity * price."),
+    ),
+    key=("day",),
+    partition_column="day",
+)
+
+RECORDS = Contract(
+    name="records",
+    description="Every entity of every source in one searchable schema.",
+    columns=(
+        Column("source", "string", False, "users, posts, countries or sales."),
+        Column("source_id", "string", False, "The entity's key in its source."),
+        Column("name", "string", False),
+        Column("value", "string"),
+        Column("description", "string"),
+        Column("created_at", "timestamp"),
+        Column("updated_at", "timestamp", False),
+    ),
+    key=("source", "source_id"),
+    search=("name", "value", "description"),
+)
+
+API_REJECTS = Contract(
+    name="api_rejects",
+    description="Records of the REST and GraphQL sources that broke their contract.",
+    columns=(
+        Column("scope", "string", False, "The dataset and partition: `users`, `countries/EU`."),
+        Column("position", "int", False, "The record's position in the source's answer."),
+        Column("reason", "string", False),
+        Column("raw", "json", False, "The record as received."),
+    ),
+    key=("scope", "position"),
+    partition_column="scope",
+)
+
+CONTRACTS: dict[str, Contract] = {
+    c.name: c
+    for c in (
+        USERS,
+        POSTS,
+        COUNTRIES,
+        SALES_ORDERS,
+        SALES_REJECTS,
+        SALES_DAILY,
+        RECORDS,
+        API_REJECTS,
+    )
+}
+
+
+def contract_for(name: str) -> Contract:
+    """The contract of dataset `name`; `KeyError` names the known datasets."""
+    try:
+        return CONTRACTS[name]
+    except KeyError:
+        raise KeyError(f"no contract {name!r}; known: {sorted(CONTRACTS)}") from None

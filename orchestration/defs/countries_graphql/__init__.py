@@ -1,0 +1,1 @@
+"""Countries from the GraphQL API, one partition per continent."""

@@ -1,0 +1,105 @@
+"""Countries from the GraphQL API, one partition per continent."""
+
+from typing import Any
+
+from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
+
+from orchestration.contracts.datasets import COUNTRIES
+from orchestration.defs.metadata import table_metadata
+from orchestration.defs.partitions import continent_partitions
+from orchestration.defs.raw_zone import load_records, read_raw_json, utc_now, write_raw_json
+from orchestration.defs.warehouse_kind import WAREHOUSE_KIND
+from orchestration.resources.sources import GraphQLResource
+from orchestration.resources.storage import LakeResource, WarehouseResource
+
+GROUP = "graphql_api"
+
+COUNTRIES_QUERY = """
+query Countries($continent: String!) {
+  countries(filter: {continent: {eq: $continent}}) {
+    code name native capital currency emoji
+    continent { code name }
+    languages { code name }
+  }
+}
+"""
+
+
+def _raw_path(continent: str) -> str:
+    return f"graphql/countries/continent_code={continent}/countries.json"
+
+
+@asset(group_name=GROUP, kinds={"graphql", "json"}, partitions_def=continent_partitions)
+def raw_countries(
+    context: AssetExecutionContext, graphql_api: GraphQLResource, lake: LakeResource
+) -> MaterializeResult:
+    """The countries of one continent from the GraphQL API
+    (`countries(filter: {continent: {eq: ...}})`), kept as received in the lake's raw zone."""
+    counts = {}
+    for continent in context.partition_keys:
+        data = graphql_api.query(COUNTRIES_QUERY, {"continent": continent})
+        write_raw_json(lake.get(), _raw_path(continent), data["countries"])
+        counts[continent] = len(data["countries"])
+    return MaterializeResult(
+        metadata={
+            "records": sum(counts.values()),
+            "source_url": MetadataValue.url(graphql_api.base_url),
+        }
+    )
+
+
+def flatten_country(country: dict[str, Any]) -> dict[str, Any]:
+    continent = country.get("continent") or {}
+    return {
+        "code": country.get("code"),
+        "name": country.get("name"),
+        "native": country.get("native"),
+        "capital": country.get("capital"),
+        "currency": country.get("currency"),
+        "emoji": country.get("emoji"),
+        "continent_code": continent.get("code"),
+        "continent_name": continent.get("name"),
+        "languages": country.get("languages"),
+    }
+
+
+@asset(
+    group_name=GROUP,
+    kinds={"python", WAREHOUSE_KIND},
+    partitions_def=continent_partitions,
+    deps=[raw_countries],
+)
+def countries(
+    context: AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource
+) -> MaterializeResult:
+    """Countries with their continent and languages, one partition per continent; a write
+    replaces exactly its continent's rows. Records that break the contract, or that belong to
+    another continent, go to `api_rejects` (scope `countries/<continent>`)."""
+    total, rejected_total = 0, 0
+    metadata: dict[str, Any] = {}
+    for continent in context.partition_keys:
+        raw = read_raw_json(lake.get(), _raw_path(continent))
+        fetched_at = utc_now()
+        rows = [flatten_country(c) | {"fetched_at": fetched_at} for c in raw]
+        foreign = {
+            i: f"continent_code: {r['continent_code']!r} is not {continent}"
+            for i, r in enumerate(rows)
+            if r["continent_code"] != continent
+        }
+        table, rejected = load_records(
+            warehouse.get(),
+            COUNTRIES,
+            rows,
+            raw,
+            scope=f"countries/{continent}",
+            partitions=[continent],
+            rejected=foreign,
+        )
+        total += table.num_rows
+        rejected_total += rejected
+        metadata = table_metadata(COUNTRIES, table)
+    if rejected_total:
+        context.log.warning(f"{rejected_total} country record(s) rejected; see api_rejects")
+    return MaterializeResult(
+        metadata=metadata | {"dagster/row_count": total, "rejected": rejected_total}
+    )

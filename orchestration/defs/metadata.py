@@ -1,0 +1,53 @@
+"""Materialization metadata shared by the assets: row counts, column schemas, previews."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+from dagster import MetadataValue, TableColumn, TableColumnConstraints, TableSchema
+
+from orchestration.contracts import Contract
+
+PREVIEW_ROWS = 5
+
+
+def column_schema(contract: Contract) -> TableSchema:
+    """The contract as a Dagster table schema (shown in the UI's Columns tab)."""
+    return TableSchema(
+        columns=[
+            TableColumn(
+                name=c.name,
+                type=c.type,
+                description=c.description or None,
+                constraints=TableColumnConstraints(
+                    nullable=c.nullable, unique=(c.name,) in {contract.key, *contract.unique}
+                ),
+            )
+            for c in contract.columns
+        ]
+    )
+
+
+def markdown_preview(table: pa.Table, rows: int = PREVIEW_ROWS) -> MetadataValue:
+    """The first rows of a table as Markdown."""
+    head = table.slice(0, rows).to_pylist()
+    names = table.column_names
+
+    def cell(value: Any) -> str:
+        text = "" if value is None else str(value)
+        return text.replace("|", "\\|").replace("\n", " ")[:80]
+
+    lines = ["| " + " | ".join(names) + " |", "|" + "---|" * len(names)]
+    lines += ["| " + " | ".join(cell(r[n]) for n in names) + " |" for r in head]
+    return MetadataValue.md("\n".join(lines))
+
+
+def table_metadata(contract: Contract, table: pa.Table, rows: int | None = None) -> dict[str, Any]:
+    """Row count, column schema, table name and a preview for a warehouse write."""
+    return {
+        "dagster/row_count": table.num_rows if rows is None else rows,
+        "dagster/column_schema": column_schema(contract),
+        "dagster/table_name": contract.name,
+        "preview": markdown_preview(table),
+    }

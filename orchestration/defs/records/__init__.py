@@ -1,0 +1,1 @@
+"""The unified, searchable `records` table over every source."""

@@ -1,0 +1,65 @@
+"""`records`: every entity of every source in the source documents' unified schema."""
+
+from dagster import MaterializeResult, asset
+
+from orchestration.contracts.datasets import COUNTRIES, POSTS, RECORDS, SALES_ORDERS, USERS
+from orchestration.defs.metadata import table_metadata
+from orchestration.defs.raw_zone import utc_now
+from orchestration.defs.warehouse_kind import WAREHOUSE_KIND
+from orchestration.resources.storage import WarehouseResource
+from orchestration.storage.warehouse import Warehouse, timestamp_text
+
+
+def source_queries(wh: Warehouse) -> dict[str, str]:
+    """For each source, the SELECT that maps its table onto the unified columns
+    (source, source_id, name, value, description, created_at, updated_at)."""
+    now = wh.placeholder
+    return {
+        "users": (
+            "SELECT 'users', CAST(id AS TEXT), name, email, "
+            "COALESCE(company_name, '') || ', ' || COALESCE(city, ''), fetched_at, "
+            f"{now} FROM users"
+        ),
+        "posts": (
+            "SELECT 'posts', CAST(id AS TEXT), title, 'user ' || CAST(user_id AS TEXT), body, "
+            f"fetched_at, {now} FROM posts"
+        ),
+        "countries": (
+            "SELECT 'countries', code, name, currency, "
+            "continent_name || ', capital ' || COALESCE(capital, 'none'), fetched_at, "
+            f"{now} FROM countries"
+        ),
+        "sales": (
+            f"SELECT 'sales', order_id, product, {wh.sql_decimal_text('quantity * price', 2)}, "
+            "customer_id || ' bought ' || CAST(quantity AS TEXT) || ' on ' || "
+            f"CAST(order_date AS TEXT), {wh.sql_date_to_timestamp('order_date')}, {now} "
+            "FROM sales_orders"
+        ),
+    }
+
+
+@asset(
+    group_name="unified",
+    kinds={"sql", WAREHOUSE_KIND},
+    deps=["users", "posts", "countries", "sales_orders"],
+    pool="warehouse",
+)
+def records(warehouse: WarehouseResource) -> MaterializeResult:
+    """Users, posts, countries and sales orders in one searchable schema: source, source_id,
+    name, value, description, created_at, updated_at, unique on (source, source_id). Rebuilt
+    inside the warehouse (INSERT ... SELECT), one transaction for all sources."""
+    wh = warehouse.get()
+    for upstream in (USERS, POSTS, COUNTRIES, SALES_ORDERS):
+        wh.ensure_table(upstream)
+    now = timestamp_text(utc_now())
+    counts = {}
+    with wh.transaction() as conn:
+        for source, select in source_queries(wh).items():
+            counts[source] = wh.replace_from_query(
+                RECORDS, f"source = {wh.placeholder}", [source], select, [now], conn=conn
+            )
+    preview = wh.read(RECORDS, limit=5)
+    return MaterializeResult(
+        metadata=table_metadata(RECORDS, preview, rows=sum(counts.values()))
+        | {f"rows_{source}": n for source, n in counts.items()}
+    )

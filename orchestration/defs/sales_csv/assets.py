@@ -1,0 +1,220 @@
+"""Daily sales drops: the raw file, clean orders and rejects, the daily summary and the exports.
+
+Every asset here is partitioned by day and backfills a range in one run: each day is read,
+cleaned and written on its own (one transaction per day), so memory stays that of one day
+however long the range.
+"""
+
+from collections import Counter
+from datetime import date
+from typing import Any
+
+import pyarrow as pa
+from dagster import (
+    AssetExecutionContext,
+    AssetSpec,
+    BackfillPolicy,
+    Failure,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+    multi_asset,
+)
+
+from orchestration.contracts.datasets import SALES_DAILY, SALES_ORDERS, SALES_REJECTS
+from orchestration.defs.metadata import column_schema, markdown_preview, table_metadata
+from orchestration.defs.partitions import daily_partitions
+from orchestration.defs.sales_csv.cleaning import clean_sales
+from orchestration.defs.warehouse_kind import WAREHOUSE_KIND
+from orchestration.resources.sources import CsvLandingResource
+from orchestration.resources.storage import LakeResource, WarehouseResource
+from orchestration.storage.lake import hive_path
+
+GROUP = "sales_csv"
+SINGLE_RUN = BackfillPolicy.single_run()
+
+
+def raw_sales_path(day: str) -> str:
+    return hive_path("raw/sales", "order_date", day, f"sales_{day}.csv")
+
+
+@asset(
+    group_name=GROUP,
+    kinds={"csv"},
+    partitions_def=daily_partitions,
+    backfill_policy=SINGLE_RUN,
+)
+def raw_sales(
+    context: AssetExecutionContext, landing: CsvLandingResource, lake: LakeResource
+) -> MaterializeResult:
+    """A day's sales drop (`<LANDING_DIR>/sales/sales_YYYY-MM-DD.csv`), copied byte for byte into
+    the lake's raw zone (`raw/sales/order_date=<day>/`), so a re-clean never needs the landing
+    area again. Fails, naming the days, when a drop is missing."""
+    drops = landing.drops()
+    days = context.partition_keys
+    missing = [d for d in days if d not in drops]
+    if missing:
+        raise Failure(
+            description=f"no sales drop for {len(missing)} day(s): {missing[:10]} "
+            f"(expected {landing.location}/sales/sales_<day>.csv)"
+        )
+    fs, _ = landing.filesystem()
+    store = lake.get()
+    for day in days:
+        store.copy_from(fs, drops[day].path, raw_sales_path(day))
+    return MaterializeResult(
+        metadata={
+            "files": len(days),
+            "bytes": sum(drops[d].size for d in days),
+            "path": MetadataValue.path(store.uri(raw_sales_path(days[-1]))),
+        }
+    )
+
+
+@multi_asset(
+    specs=[
+        AssetSpec(
+            "sales_orders",
+            deps=[raw_sales],
+            group_name=GROUP,
+            kinds={"python", WAREHOUSE_KIND},
+            description=(
+                "Clean sales orders, one row per order_id, partitioned by order day. Rules, in "
+                "order: duplicates by order_id keep the first; a missing quantity becomes 1; a "
+                "missing, unparseable or impossible order_date rejects the row. Whitespace is "
+                "trimmed and types enforced; every other row goes to `sales_rejects`."
+            ),
+            metadata={"dagster/column_schema": column_schema(SALES_ORDERS)},
+        ),
+        AssetSpec(
+            "sales_rejects",
+            deps=[raw_sales],
+            group_name=GROUP,
+            kinds={"python", WAREHOUSE_KIND},
+            description=(
+                "Rows of the day's drop that could not be cleaned: the line number, the reason "
+                "and the row as received. Malformed lines are here too."
+            ),
+            metadata={"dagster/column_schema": column_schema(SALES_REJECTS)},
+        ),
+    ],
+    partitions_def=daily_partitions,
+    backfill_policy=SINGLE_RUN,
+    pool="warehouse",
+)
+def clean_sales_drops(
+    context: AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource
+):
+    """Cleans each day's raw drop and replaces that day's orders and rejects in one transaction."""
+    store, wh = lake.get(), warehouse.get()
+    totals: Counter[str] = Counter()
+    reasons: Counter[str] = Counter()
+    last_orders, last_rejects = SALES_ORDERS.empty(), SALES_REJECTS.empty()
+    for day in context.partition_keys:
+        with store.open_input(raw_sales_path(day)) as source:
+            result = clean_sales(source, date.fromisoformat(day))
+        with wh.transaction() as conn:
+            wh.replace_partitions(SALES_ORDERS, result.orders, [day], conn=conn)
+            wh.replace_partitions(SALES_REJECTS, result.rejects, [day], conn=conn)
+        totals.update(
+            rows_read=result.rows_read,
+            orders=result.orders.num_rows,
+            rejects=result.rejects.num_rows,
+            duplicates=result.duplicates,
+            quantity_filled=result.quantity_filled,
+            blank_lines=result.blank_lines,
+        )
+        reasons.update(result.reasons)
+        last_orders, last_rejects = result.orders, result.rejects
+        context.log.info(
+            f"{day}: {result.rows_read} rows read, {result.orders.num_rows} orders, "
+            f"{result.rejects.num_rows} rejected, {result.duplicates} duplicates"
+        )
+    accounting: dict[str, Any] = {
+        "rows_read": totals["rows_read"],
+        "duplicates": totals["duplicates"],
+        "quantity_filled": totals["quantity_filled"],
+        "blank_lines": totals["blank_lines"],
+        "reject_ratio": round(totals["rejects"] / totals["rows_read"], 4)
+        if totals["rows_read"]
+        else 0.0,
+    }
+    yield MaterializeResult(
+        asset_key="sales_orders",
+        metadata=table_metadata(SALES_ORDERS, last_orders, rows=totals["orders"]) | accounting,
+    )
+    yield MaterializeResult(
+        asset_key="sales_rejects",
+        metadata=table_metadata(SALES_REJECTS, last_rejects, rows=totals["rejects"])
+        | {"reasons": MetadataValue.json(dict(reasons.most_common())), **accounting},
+    )
+
+
+@asset(
+    group_name=GROUP,
+    kinds={"sql", WAREHOUSE_KIND},
+    partitions_def=daily_partitions,
+    backfill_policy=SINGLE_RUN,
+    deps=["sales_orders"],
+    pool="warehouse",
+)
+def sales_daily(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
+    """Orders, units and revenue (the sum of quantity * price) per day, computed in the
+    warehouse; a day without orders has a row of zeros."""
+    wh, days = warehouse.get(), context.partition_keys
+    wh.ensure_table(SALES_ORDERS)
+    rows = wh.query(
+        "SELECT order_date, COUNT(*), SUM(quantity), SUM(quantity * price) FROM sales_orders "
+        f"WHERE order_date IN {wh.in_list(days)} GROUP BY order_date",
+        days,
+    )
+    by_day = {str(d): (n, units, revenue) for d, n, units, revenue in rows}
+    summary = [
+        {
+            "day": date.fromisoformat(day),
+            "orders": int(orders),
+            "units": int(units),
+            "revenue": round(float(revenue), 2),
+        }
+        for day in days
+        for orders, units, revenue in [by_day.get(day, (0, 0, 0.0))]
+    ]
+    table = pa.Table.from_pylist(summary, schema=SALES_DAILY.arrow_schema)
+    wh.replace_partitions(SALES_DAILY, table, days)
+    return MaterializeResult(metadata=table_metadata(SALES_DAILY, table))
+
+
+@asset(
+    group_name=GROUP,
+    kinds={"parquet", "csv"},
+    partitions_def=daily_partitions,
+    backfill_policy=SINGLE_RUN,
+    deps=["sales_orders"],
+)
+def sales_orders_export(
+    context: AssetExecutionContext, warehouse: WarehouseResource, lake: LakeResource
+) -> MaterializeResult:
+    """A day's clean orders as Parquet and CSV in the lake, Hive-style:
+    `exports/sales_orders/order_date=<day>/part-0.parquet` (the partition column lives in the
+    path, as Hive readers expect) and `part-0.csv` (all columns). Each file is written under a
+    temporary name and moved into place."""
+    wh, store = warehouse.get(), lake.get()
+    files: dict[str, str] = {}
+    rows = 0
+    for day in context.partition_keys:
+        table = wh.read(SALES_ORDERS, [day])
+        folder = hive_path("exports/sales_orders", "order_date", day, "")
+        files[day] = store.write_parquet(
+            folder + "part-0.parquet", table.drop_columns(["order_date"])
+        )
+        store.write_csv(folder + "part-0.csv", table)
+        rows += table.num_rows
+    last = context.partition_keys[-1]
+    return MaterializeResult(
+        metadata={
+            "dagster/row_count": rows,
+            "dagster/uri": files[last],
+            "files": MetadataValue.json(files if len(files) <= 31 else {last: files[last]}),
+            "preview": markdown_preview(table),
+        }
+    )

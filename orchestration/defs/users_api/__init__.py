@@ -1,0 +1,1 @@
+"""The REST API snapshots: users and posts."""

@@ -1,0 +1,28 @@
+"""Storage resources: the warehouse and the lake."""
+
+from __future__ import annotations
+
+from dagster import ConfigurableResource
+from pydantic import Field
+
+from orchestration.storage.lake import DEFAULT_LAKE_URL, Lake
+from orchestration.storage.warehouse import DEFAULT_WAREHOUSE_URL, Warehouse, open_warehouse
+
+
+class WarehouseResource(ConfigurableResource):
+    """The warehouse: `sqlite:///path.db` (embedded default) or `postgresql://...`."""
+
+    url: str = Field(default=DEFAULT_WAREHOUSE_URL, description="WAREHOUSE_URL")
+
+    def get(self) -> Warehouse:
+        return open_warehouse(self.url)
+
+
+class LakeResource(ConfigurableResource):
+    """The lake: a local folder (embedded default) or `s3://bucket/prefix`."""
+
+    url: str = Field(default=DEFAULT_LAKE_URL, description="LAKE_URL")
+    s3_endpoint: str | None = Field(default=None, description="S3_ENDPOINT_URL")
+
+    def get(self) -> Lake:
+        return Lake(self.url, self.s3_endpoint)

@@ -1,0 +1,120 @@
+"""The lake: a local folder or an `s3://bucket/prefix`, through pyarrow's filesystems.
+
+Paths are Hive-style (`<dataset>/<column>=<key>/part-0.parquet`). Every file is written under a
+temporary name beside its final one and moved into place, so a reader never sees half a file and a
+failed write leaves the previous file intact.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import posixpath
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+DEFAULT_LAKE_URL = "data/lake"
+COPY_CHUNK_BYTES = 8 << 20
+
+
+def filesystem_for(url: str, s3_endpoint: str | None = None) -> tuple[pafs.FileSystem, str]:
+    """The filesystem and root path for a local folder or an `s3://bucket/prefix` URL.
+
+    `s3_endpoint` (e.g. `http://127.0.0.1:9000`) points S3 at a compatible server; credentials
+    come from the usual AWS environment variables.
+    """
+    if url.startswith("s3://"):
+        root = url.removeprefix("s3://").rstrip("/")
+        if s3_endpoint:
+            scheme, _, host = s3_endpoint.partition("://")
+            fs = pafs.S3FileSystem(endpoint_override=host, scheme=scheme or "https")
+        else:
+            fs = pafs.S3FileSystem()
+        return fs, root
+    if "://" in url and not url.startswith("file://"):
+        raise ValueError(f"unsupported location {url!r}: use a folder or s3://bucket/prefix")
+    root = Path(url.removeprefix("file://")).absolute()
+    return pafs.LocalFileSystem(), root.as_posix()
+
+
+def hive_path(dataset: str, column: str, key: str, filename: str) -> str:
+    """`<dataset>/<column>=<key>/<filename>`."""
+    return f"{dataset}/{column}={key}/{filename}"
+
+
+class Lake:
+    """Files under one root, written atomically."""
+
+    def __init__(self, url: str = DEFAULT_LAKE_URL, s3_endpoint: str | None = None) -> None:
+        self.url = url
+        self.fs, self.root = filesystem_for(url, s3_endpoint)
+        self._is_local = isinstance(self.fs, pafs.LocalFileSystem)
+
+    def full_path(self, relpath: str) -> str:
+        return posixpath.join(self.root, relpath)
+
+    def uri(self, relpath: str) -> str:
+        """A location to show people: `s3://...` or an absolute local path."""
+        full = self.full_path(relpath)
+        return full if self._is_local else f"s3://{full}"
+
+    def write_with(self, relpath: str, write: Callable[[pa.NativeFile], None]) -> str:
+        """Write a file through `write(stream)` under a temporary name, then move it into place."""
+        final = self.full_path(relpath)
+        parent, name = posixpath.split(final)
+        tmp = posixpath.join(parent, f".{name}.{uuid.uuid4().hex}.tmp")
+        self.fs.create_dir(parent, recursive=True)
+        try:
+            with self.fs.open_output_stream(tmp) as out:
+                write(out)
+            self.fs.move(tmp, final)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                self.fs.delete_file(tmp)
+            raise
+        return self.uri(relpath)
+
+    def write_bytes(self, relpath: str, data: bytes) -> str:
+        return self.write_with(relpath, lambda out: out.write(data))
+
+    def copy_from(self, src_fs: pafs.FileSystem, src_path: str, relpath: str) -> str:
+        """Copy a file byte for byte into the lake (atomically)."""
+
+        def write(out: pa.NativeFile) -> None:
+            with src_fs.open_input_stream(src_path) as src:
+                while chunk := src.read(COPY_CHUNK_BYTES):
+                    out.write(chunk)
+
+        return self.write_with(relpath, write)
+
+    def write_parquet(self, relpath: str, table: pa.Table) -> str:
+        return self.write_with(relpath, lambda out: pq.write_table(table, out))
+
+    def write_csv(self, relpath: str, table: pa.Table) -> str:
+        return self.write_with(relpath, lambda out: pa_csv.write_csv(table, out))
+
+    def read_bytes(self, relpath: str) -> bytes:
+        with self.fs.open_input_stream(self.full_path(relpath)) as src:
+            return src.read()
+
+    def open_input(self, relpath: str) -> pa.NativeFile:
+        return self.fs.open_input_stream(self.full_path(relpath))
+
+    def read_parquet(self, relpath: str) -> pa.Table:
+        return pq.read_table(self.full_path(relpath), filesystem=self.fs)
+
+    def exists(self, relpath: str) -> bool:
+        return self.fs.get_file_info(self.full_path(relpath)).type == pafs.FileType.File
+
+    def list_files(self, prefix: str = "") -> list[str]:
+        """Relative paths of the files under `prefix` (temporary files excluded)."""
+        base = self.full_path(prefix)
+        infos = self.fs.get_file_info(pafs.FileSelector(base, recursive=True, allow_not_found=True))
+        rel = [posixpath.relpath(i.path, self.root) for i in infos if i.type == pafs.FileType.File]
+        return sorted(p for p in rel if not posixpath.basename(p).startswith("."))
+

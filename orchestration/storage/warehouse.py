@@ -1,0 +1,489 @@
+"""The warehouse: tables created from the contracts, partitions replaced atomically.
+
+One code path for both engines. Every write runs in one transaction: a partition's old rows are
+deleted and the new ones inserted together, so a failed or killed write leaves the previous rows
+in place and a re-run replaces exactly the same rows. Bulk inserts take each engine's fast path:
+`COPY` on PostgreSQL, `executemany` in one WAL transaction on SQLite.
+"""
+
+from __future__ import annotations
+
+import io
+import sqlite3
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import psycopg
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+
+from orchestration.contracts import Column, Contract, ContractError
+
+DEFAULT_WAREHOUSE_URL = "sqlite:///data/warehouse.db"
+# Postgres COPY is fed in slices so that the CSV text never holds a whole partition at once.
+COPY_BATCH_ROWS = 65_536
+
+
+def timestamp_text(value: datetime) -> str:
+    """A UTC timestamp in the text form both engines store and parse alike."""
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%fZ")
+
+
+def quote(identifier: str) -> str:
+    """Quote an SQL identifier (names come from contracts, never from requests)."""
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+class Warehouse(ABC):
+    """A warehouse database reached by URL; see `open_warehouse`."""
+
+    placeholder = "?"
+    ddl_types: dict[str, str] = {}
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._ensured: set[str] = set()
+
+    # -- engine specifics -------------------------------------------------------------------
+    @abstractmethod
+    def connect(self) -> Any:
+        """A new DB-API connection."""
+
+    @abstractmethod
+    def transaction(self) -> Iterator[Any]:
+        """A connection inside one transaction: committed on exit, rolled back on error."""
+
+    @abstractmethod
+    def _bulk_insert(self, conn: Any, table_name: str, data: pa.Table) -> None: ...
+
+    @abstractmethod
+    def _existing_columns(self, conn: Any, table_name: str) -> list[str]: ...
+
+    @abstractmethod
+    def _read_arrow(
+        self, conn: Any, contract: Contract, sql: str, params: Sequence[Any]
+    ) -> pa.Table: ...
+
+    @property
+    @abstractmethod
+    def engine(self) -> str:
+        """`sqlite` or `postgresql`."""
+
+    # -- DDL --------------------------------------------------------------------------------
+    def _column_ddl(self, col: Column) -> str:
+        return f"{quote(col.name)} {self.ddl_types[col.type]}{'' if col.nullable else ' NOT NULL'}"
+
+    def primary_key(self, contract: Contract) -> tuple[str, ...]:
+        """The table's primary key: the contract key, led by the partition column if any.
+
+        Uniqueness of the key across partitions is checked by the asset checks, not enforced,
+        so that one bad drop cannot block loading another day.
+        """
+        part = contract.partition_column
+        if part and part not in contract.key:
+            return (part, *contract.key)
+        return contract.key
+
+    def create_statements(self, contract: Contract) -> list[str]:
+        """DDL for the contract's table and its indexes (idempotent)."""
+        t = contract.name
+        cols = ", ".join(self._column_ddl(c) for c in contract.columns)
+        pk = ", ".join(quote(c) for c in self.primary_key(contract))
+        stmts = [f"CREATE TABLE IF NOT EXISTS {quote(t)} ({cols}, PRIMARY KEY ({pk}))"]
+        for unique, columns in [(True, u) for u in contract.unique] + [
+            (False, ix) for ix in contract.indexes
+        ]:
+            name = quote(f"{'ux' if unique else 'ix'}_{t}_{'_'.join(columns)}")
+            kind = "UNIQUE INDEX" if unique else "INDEX"
+            stmts.append(
+                f"CREATE {kind} IF NOT EXISTS {name} ON {quote(t)} "
+                f"({', '.join(quote(c) for c in columns)})"
+            )
+        return stmts
+
+    def _ensure(self, conn: Any, contract: Contract) -> None:
+        if contract.name in self._ensured:
+            return
+        for stmt in self.create_statements(contract):
+            conn.execute(stmt)
+        existing = self._existing_columns(conn, contract.name)
+        extra = [c for c in existing if c not in contract.column_names]
+        if extra:
+            raise ContractError(
+                f"table {contract.name} has columns the contract does not declare: {extra}"
+            )
+        for col in contract.columns:
+            if col.name not in existing:
+                if not col.nullable:
+                    raise ContractError(
+                        f"table {contract.name} lacks required column {col.name}; migrate it first"
+                    )
+                conn.execute(
+                    f"ALTER TABLE {quote(contract.name)} ADD COLUMN {self._column_ddl(col)}"
+                )
+        self._ensured.add(contract.name)
+
+    def ensure_table(self, contract: Contract) -> None:
+        """Create the contract's table and indexes if they do not exist."""
+        with self.transaction() as conn:
+            self._ensure(conn, contract)
+
+    # -- writes -----------------------------------------------------------------------------
+    def in_list(self, values: Sequence[Any]) -> str:
+        """A parenthesized list of placeholders for `values`."""
+        return "(" + ", ".join([self.placeholder] * len(values)) + ")"
+
+    @contextmanager
+    def _use(self, conn: Any | None) -> Iterator[Any]:
+        """`conn` when the caller holds a transaction, else a transaction of our own."""
+        if conn is not None:
+            yield conn
+        else:
+            with self.transaction() as own:
+                yield own
+
+    def replace_partitions(
+        self,
+        contract: Contract,
+        data: pa.Table,
+        partitions: Sequence[str],
+        conn: Any | None = None,
+    ) -> int:
+        """Replace the rows of `partitions` with `data`, in one transaction.
+
+        Every row of `data` must belong to one of `partitions`. An empty `data` clears the
+        partitions (and still creates the table). Pass `conn` (from `transaction()`) to make
+        several writes one transaction. Returns the number of rows written.
+        """
+        part = contract.partition_column
+        if not part:
+            raise ValueError(f"{contract.name} is not partitioned")
+        if not partitions:
+            raise ValueError("no partitions to replace")
+        data = contract.conform(data)
+        keys = [str(p) for p in partitions]
+        outside = set(data.column(part).cast(pa.string()).unique().to_pylist()) - set(keys)
+        if outside:
+            raise ContractError(
+                f"{contract.name}: rows for partitions {sorted(outside)[:5]} "
+                f"outside the write {keys[:5]}"
+            )
+        with self._use(conn) as c:
+            self._ensure(c, contract)
+            c.execute(
+                f"DELETE FROM {quote(contract.name)} WHERE {quote(part)} IN {self.in_list(keys)}",
+                keys,
+            )
+            if data.num_rows:
+                self._bulk_insert(c, contract.name, data)
+        return data.num_rows
+
+    def upsert(self, contract: Contract, data: pa.Table, conn: Any | None = None) -> int:
+        """Insert `data`, updating rows whose key already exists. Returns rows written."""
+        data = contract.conform(data)
+        staging = f"_staging_{contract.name}"
+        cols = ", ".join(quote(c) for c in contract.column_names)
+        key = ", ".join(quote(c) for c in self.primary_key(contract))
+        updates = ", ".join(
+            f"{quote(c)} = excluded.{quote(c)}"
+            for c in contract.column_names
+            if c not in self.primary_key(contract)
+        )
+        with self._use(conn) as c:
+            self._ensure(c, contract)
+            c.execute(f"DROP TABLE IF EXISTS {quote(staging)}")
+            c.execute(self._temp_like(staging, contract.name))
+            if data.num_rows:
+                self._bulk_insert(c, staging, data)
+            # `WHERE true` lets SQLite parse ON CONFLICT after INSERT ... SELECT.
+            c.execute(
+                f"INSERT INTO {quote(contract.name)} ({cols}) SELECT {cols} FROM {quote(staging)} "
+                f"WHERE true ON CONFLICT ({key}) DO UPDATE SET {updates}"
+            )
+            c.execute(f"DROP TABLE {quote(staging)}")
+        return data.num_rows
+
+    def replace_from_query(
+        self,
+        contract: Contract,
+        where: str,
+        where_params: Sequence[Any],
+        select_sql: str,
+        select_params: Sequence[Any] = (),
+        conn: Any | None = None,
+    ) -> int:
+        """Delete the rows matching `where`, then insert the result of `select_sql`, atomically.
+
+        `select_sql` yields the contract's columns in order; it runs inside the database, so
+        derived tables never travel through Python. Returns the number of rows inserted.
+        """
+        cols = ", ".join(quote(c) for c in contract.column_names)
+        with self._use(conn) as c:
+            self._ensure(c, contract)
+            c.execute(f"DELETE FROM {quote(contract.name)} WHERE {where}", list(where_params))
+            cur = c.execute(
+                f"INSERT INTO {quote(contract.name)} ({cols}) {select_sql}", list(select_params)
+            )
+            return cur.rowcount
+
+    # -- SQL that differs between engines ---------------------------------------------------
+    @abstractmethod
+    def sql_date_to_timestamp(self, expr: str) -> str:
+        """A date column as a timestamp at midnight UTC."""
+
+    @abstractmethod
+    def sql_decimal_text(self, expr: str, places: int) -> str:
+        """A number as text with a fixed number of decimal places."""
+
+    @abstractmethod
+    def _temp_like(self, staging: str, table: str) -> str: ...
+
+    # -- reads ------------------------------------------------------------------------------
+    def read(
+        self,
+        contract: Contract,
+        partitions: Sequence[str] | None = None,
+        order_by: Sequence[str] | None = None,
+        limit: int | None = None,
+    ) -> pa.Table:
+        """Read a contract's table (or some of its partitions) as an Arrow table."""
+        sql = f"SELECT {self._select_list(contract)} FROM {quote(contract.name)}"
+        params: list[Any] = []
+        if partitions is not None:
+            if not contract.partition_column:
+                raise ValueError(f"{contract.name} is not partitioned")
+            if not partitions:
+                return contract.empty()
+            params = [str(p) for p in partitions]
+            sql += f" WHERE {quote(contract.partition_column)} IN {self.in_list(params)}"
+        sql += " ORDER BY " + ", ".join(quote(c) for c in (order_by or self.primary_key(contract)))
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        with self.transaction() as conn:
+            self._ensure(conn, contract)
+            return self._read_arrow(conn, contract, sql, params)
+
+    def _select_list(self, contract: Contract) -> str:
+        return ", ".join(quote(c) for c in contract.column_names)
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run a read query and return its rows."""
+        with self.transaction() as conn:
+            return list(conn.execute(sql, list(params)).fetchall())
+
+    def table_exists(self, name: str) -> bool:
+        with self.transaction() as conn:
+            return bool(self._existing_columns(conn, name))
+
+    def count(self, contract: Contract, partitions: Sequence[str] | None = None) -> int:
+        sql = f"SELECT COUNT(*) FROM {quote(contract.name)}"
+        params: list[str] = []
+        if partitions is not None and contract.partition_column:
+            params = [str(p) for p in partitions]
+            sql += f" WHERE {quote(contract.partition_column)} IN {self.in_list(params)}"
+        return self.query(sql, params)[0][0]
+
+
+class SQLiteWarehouse(Warehouse):
+    """The embedded default: one file, WAL journal, a busy timeout on every connection."""
+
+    ddl_types = {
+        "string": "TEXT",
+        "int": "INTEGER",
+        "float": "REAL",
+        "bool": "INTEGER",
+        "date": "TEXT",
+        "timestamp": "TEXT",
+        "json": "TEXT",
+    }
+    busy_timeout_s = 30.0
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        path = url.split(":///", 1)[1] if ":///" in url else url.removeprefix("sqlite:")
+        self.path = Path(path or "data/warehouse.db")
+
+    @property
+    def engine(self) -> str:
+        return "sqlite"
+
+    def connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Autocommit mode: transactions are opened explicitly with BEGIN IMMEDIATE below.
+        conn = sqlite3.connect(self.path, timeout=self.busy_timeout_s, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        # Safe under WAL against application crashes; only an OS crash can lose the last commit.
+        conn.execute("PRAGMA synchronous=NORMAL")
+        return conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        conn = self.connect()
+        try:
+            # Take the write lock up front so two writers queue instead of deadlocking.
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        finally:
+            conn.close()
+
+    def sql_date_to_timestamp(self, expr: str) -> str:
+        return f"({expr} || ' 00:00:00.000000Z')"
+
+    def sql_decimal_text(self, expr: str, places: int) -> str:
+        return f"printf('%.{places}f', {expr})"
+
+    def _existing_columns(self, conn: sqlite3.Connection, table_name: str) -> list[str]:
+        return [r[1] for r in conn.execute(f"PRAGMA table_info({quote(table_name)})")]
+
+    def _temp_like(self, staging: str, table: str) -> str:
+        return f"CREATE TEMP TABLE {quote(staging)} AS SELECT * FROM {quote(table)} WHERE 0"
+
+    def _bulk_insert(self, conn: sqlite3.Connection, table_name: str, data: pa.Table) -> None:
+        columns = []
+        for array in data.columns:
+            if pa.types.is_date(array.type) or pa.types.is_timestamp(array.type):
+                array = array.cast(pa.string())
+            columns.append(array.to_pylist())
+        cols = ", ".join(quote(c) for c in data.column_names)
+        marks = ", ".join("?" * data.num_columns)
+        conn.executemany(
+            f"INSERT INTO {quote(table_name)} ({cols}) VALUES ({marks})", zip(*columns, strict=True)
+        )
+
+    def _read_arrow(
+        self, conn: sqlite3.Connection, contract: Contract, sql: str, params: Sequence[Any]
+    ) -> pa.Table:
+        rows = conn.execute(sql, list(params)).fetchall()
+        columns = list(zip(*rows, strict=True)) if rows else [()] * len(contract.columns)
+        arrays = []
+        for col, values in zip(contract.columns, columns, strict=True):
+            if col.type in ("date", "timestamp"):
+                arrays.append(pa.array(values, pa.string()).cast(col.arrow_type))
+            elif col.type == "bool":
+                arrays.append(pa.array(values, pa.int64()).cast(pa.bool_()))
+            else:
+                arrays.append(pa.array(values, col.arrow_type))
+        return pa.Table.from_arrays(arrays, schema=contract.arrow_schema)
+
+
+class PostgresWarehouse(Warehouse):
+    """The production warehouse: PostgreSQL through psycopg 3, bulk loads through COPY."""
+
+    placeholder = "%s"
+    ddl_types = {
+        "string": "TEXT",
+        "int": "BIGINT",
+        "float": "DOUBLE PRECISION",
+        "bool": "BOOLEAN",
+        "date": "DATE",
+        "timestamp": "TIMESTAMPTZ",
+        "json": "JSONB",
+    }
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        # Accept SQLAlchemy-style schemes (postgresql+psycopg://) as well as libpq's.
+        scheme, rest = url.split("://", 1)
+        self.dsn = "postgresql://" + rest if scheme.startswith("postgres") else url
+
+    @property
+    def engine(self) -> str:
+        return "postgresql"
+
+    def connect(self) -> psycopg.Connection:
+        return psycopg.connect(self.dsn, options="-c timezone=UTC")
+
+    @contextmanager
+    def transaction(self) -> Iterator[psycopg.Connection]:
+        with self.connect() as conn:
+            # psycopg commits on a clean exit of the block and rolls back on an exception.
+            yield conn
+
+    def sql_date_to_timestamp(self, expr: str) -> str:
+        return f"CAST({expr} AS TIMESTAMPTZ)"
+
+    def sql_decimal_text(self, expr: str, places: int) -> str:
+        return f"to_char({expr}, 'FM999999999999990.{'0' * places}')"
+
+    def _existing_columns(self, conn: psycopg.Connection, table_name: str) -> list[str]:
+        rows = conn.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name = %s ORDER BY ordinal_position",
+            [table_name],
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def _temp_like(self, staging: str, table: str) -> str:
+        return f"CREATE TEMP TABLE {quote(staging)} (LIKE {quote(table)}) ON COMMIT DROP"
+
+    def _bulk_insert(self, conn: psycopg.Connection, table_name: str, data: pa.Table) -> None:
+        cols = ", ".join(quote(c) for c in data.column_names)
+        options = pa_csv.WriteOptions(include_header=False)
+        with conn.cursor().copy(
+            f"COPY {quote(table_name)} ({cols}) FROM STDIN WITH (FORMAT csv)"
+        ) as copy:
+            for batch in data.to_batches(max_chunksize=COPY_BATCH_ROWS):
+                buf = io.BytesIO()
+                # pyarrow writes NULL as an empty field and '' as "": COPY's csv convention.
+                pa_csv.write_csv(batch, buf, options)
+                copy.write(buf.getbuffer())
+
+    def _select_list(self, contract: Contract) -> str:
+        parts = []
+        for col in contract.columns:
+            if col.type == "timestamp":
+                parts.append(
+                    f"to_char({quote(col.name)} AT TIME ZONE 'UTC', "
+                    f'\'YYYY-MM-DD"T"HH24:MI:SS.US"Z"\') AS {quote(col.name)}'
+                )
+            else:
+                parts.append(quote(col.name))
+        return ", ".join(parts)
+
+    def _read_arrow(
+        self, conn: psycopg.Connection, contract: Contract, sql: str, params: Sequence[Any]
+    ) -> pa.Table:
+        buf = io.BytesIO()
+        with conn.cursor().copy(
+            f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", list(params) or None
+        ) as copy:
+            for chunk in copy:
+                buf.write(chunk)
+        if buf.tell() == 0:
+            return contract.empty()
+        buf.seek(0)
+        table = pa_csv.read_csv(
+            buf,
+            read_options=pa_csv.ReadOptions(column_names=contract.column_names),
+            convert_options=pa_csv.ConvertOptions(
+                column_types=contract.arrow_schema,
+                # COPY writes NULL as an unquoted empty field and '' as a quoted one.
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=False,
+                true_values=["t"],
+                false_values=["f"],
+            ),
+        )
+        return contract.conform(table)
+
+
+def open_warehouse(url: str = DEFAULT_WAREHOUSE_URL) -> Warehouse:
+    """The warehouse at `url`: `sqlite:///relative/or/abs.db` or `postgresql://...`."""
+    scheme = urlsplit(url).scheme.split("+", 1)[0]
+    if scheme == "sqlite":
+        return SQLiteWarehouse(url)
+    if scheme in ("postgresql", "postgres"):
+        return PostgresWarehouse(url)
+    raise ValueError(
+        f"unsupported warehouse URL scheme {scheme!r}: use sqlite:/// or postgresql://"
+    )
