@@ -18,7 +18,9 @@ defs = Definitions(
     assets=all_assets,
     jobs=[
         define_asset_job("rest_api_job", selection="group:rest_api"),
-        define_asset_job("sales_daily_job", selection="group:sales_csv"),
+        define_asset_job("countries_job", selection="group:graphql_api"),
+        define_asset_job("sales_job", selection="group:sales_csv"),
+        define_asset_job("records_job", selection="group:unified"),
     ],
     resources=resources_from_env(),
     # Steps here are small: one process avoids a process start per step (~2 s each).

@@ -141,6 +141,20 @@ API_REJECTS = Contract(
     partition_column="scope",
 )
 
+PARTITION_LEDGER = Contract(
+    name="partition_ledger",
+    description="The last write of every partition of every table: the platform's checkpoints.",
+    columns=(
+        Column("asset", "string", False, "The table written."),
+        Column("partition", "string", False, "The partition key; '' for a whole-table write."),
+        Column("rows", "int", False, "Rows the write put in the partition."),
+        Column("written_at", "timestamp", False),
+        Column("run_id", "string", description="The Dagster run that wrote it, if any."),
+    ),
+    key=("asset", "partition"),
+    indexes=(("written_at",),),
+)
+
 CONTRACTS: dict[str, Contract] = {
     c.name: c
     for c in (
@@ -152,6 +166,7 @@ CONTRACTS: dict[str, Contract] = {
         SALES_DAILY,
         RECORDS,
         API_REJECTS,
+        PARTITION_LEDGER,
     )
 }
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dagster import ConfigurableResource
-from pydantic import Field
+from dagster import ConfigurableResource, InitResourceContext
+from pydantic import Field, PrivateAttr
 
 from orchestration.storage.lake import DEFAULT_LAKE_URL, Lake
 from orchestration.storage.warehouse import DEFAULT_WAREHOUSE_URL, Warehouse, open_warehouse
@@ -13,9 +13,14 @@ class WarehouseResource(ConfigurableResource):
     """The warehouse: `sqlite:///path.db` (embedded default) or `postgresql://...`."""
 
     url: str = Field(default=DEFAULT_WAREHOUSE_URL, description="WAREHOUSE_URL")
+    _run_id: str | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        self._run_id = context.run_id
 
     def get(self) -> Warehouse:
-        return open_warehouse(self.url)
+        """The warehouse; its writes are recorded in `partition_ledger` with the current run."""
+        return open_warehouse(self.url, self._run_id)
 
 
 class LakeResource(ConfigurableResource):

@@ -117,4 +117,3 @@ class Lake:
         infos = self.fs.get_file_info(pafs.FileSelector(base, recursive=True, allow_not_found=True))
         rel = [posixpath.relpath(i.path, self.root) for i in infos if i.type == pafs.FileType.File]
         return sorted(p for p in rel if not posixpath.basename(p).startswith("."))
-

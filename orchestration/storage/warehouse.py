@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 
 from orchestration.contracts import Column, Contract, ContractError
+from orchestration.contracts.datasets import PARTITION_LEDGER
 
 DEFAULT_WAREHOUSE_URL = "sqlite:///data/warehouse.db"
 # Postgres COPY is fed in slices so that the CSV text never holds a whole partition at once.
@@ -39,14 +40,29 @@ def quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
+def fts_table(contract: Contract) -> str:
+    """The full-text index of a contract with `search` columns: an FTS5 table on SQLite, a GIN
+    index on PostgreSQL."""
+    return f"{contract.name}_fts"
+
+
+def search_vector(contract: Contract) -> str:
+    """PostgreSQL: the tsvector expression the GIN index covers; a query must use it verbatim
+    (with `@@ websearch_to_tsquery('simple', ...)`) for the index to apply."""
+    text = " || ' ' || ".join(f"coalesce({quote(c)}, '')" for c in contract.search)
+    return f"to_tsvector('simple', {text})"
+
+
 class Warehouse(ABC):
     """A warehouse database reached by URL; see `open_warehouse`."""
 
     placeholder = "?"
     ddl_types: dict[str, str] = {}
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, run_id: str | None = None) -> None:
         self.url = url
+        # Recorded in `partition_ledger` beside every write.
+        self.run_id = run_id
         self._ensured: set[str] = set()
 
     # -- engine specifics -------------------------------------------------------------------
@@ -104,7 +120,13 @@ class Warehouse(ABC):
                 f"CREATE {kind} IF NOT EXISTS {name} ON {quote(t)} "
                 f"({', '.join(quote(c) for c in columns)})"
             )
+        if contract.search:
+            stmts += self._search_statements(contract)
         return stmts
+
+    @abstractmethod
+    def _search_statements(self, contract: Contract) -> list[str]:
+        """DDL for the full-text index over the contract's `search` columns."""
 
     def _ensure(self, conn: Any, contract: Contract) -> None:
         if contract.name in self._ensured:
@@ -181,7 +203,29 @@ class Warehouse(ABC):
             )
             if data.num_rows:
                 self._bulk_insert(c, contract.name, data)
+            rows = dict.fromkeys(keys, 0)
+            if data.num_rows:
+                counts = data.group_by(part).aggregate([([], "count_all")])
+                for key, n in zip(
+                    counts[part].cast(pa.string()).to_pylist(),
+                    counts["count_all"].to_pylist(),
+                    strict=True,
+                ):
+                    rows[key] = n
+            self._record(c, contract, rows)
         return data.num_rows
+
+    def _record(self, conn: Any, contract: Contract, rows: dict[str, int]) -> None:
+        """Note in `partition_ledger` what this write put in each partition."""
+        self._ensure(conn, PARTITION_LEDGER)
+        now = timestamp_text(datetime.now(UTC))
+        p = self.placeholder
+        conn.executemany(
+            "INSERT INTO partition_ledger (asset, partition, rows, written_at, run_id) "
+            f"VALUES ({p}, {p}, {p}, {p}, {p}) ON CONFLICT (asset, partition) DO UPDATE SET "
+            "rows = excluded.rows, written_at = excluded.written_at, run_id = excluded.run_id",
+            [(contract.name, key, n, now, self.run_id) for key, n in rows.items()],
+        )
 
     def upsert(self, contract: Contract, data: pa.Table, conn: Any | None = None) -> int:
         """Insert `data`, updating rows whose key already exists. Returns rows written."""
@@ -206,6 +250,7 @@ class Warehouse(ABC):
                 f"WHERE true ON CONFLICT ({key}) DO UPDATE SET {updates}"
             )
             c.execute(f"DROP TABLE {quote(staging)}")
+            self._record(c, contract, {"": data.num_rows})
         return data.num_rows
 
     def replace_from_query(
@@ -215,12 +260,15 @@ class Warehouse(ABC):
         where_params: Sequence[Any],
         select_sql: str,
         select_params: Sequence[Any] = (),
+        *,
+        slice_name: str,
         conn: Any | None = None,
     ) -> int:
         """Delete the rows matching `where`, then insert the result of `select_sql`, atomically.
 
         `select_sql` yields the contract's columns in order; it runs inside the database, so
-        derived tables never travel through Python. Returns the number of rows inserted.
+        derived tables never travel through Python. `slice_name` names the replaced rows in
+        `partition_ledger` (e.g. `source=users`). Returns the number of rows inserted.
         """
         cols = ", ".join(quote(c) for c in contract.column_names)
         with self._use(conn) as c:
@@ -229,6 +277,7 @@ class Warehouse(ABC):
             cur = c.execute(
                 f"INSERT INTO {quote(contract.name)} ({cols}) {select_sql}", list(select_params)
             )
+            self._record(c, contract, {slice_name: cur.rowcount})
             return cur.rowcount
 
     # -- SQL that differs between engines ---------------------------------------------------
@@ -303,8 +352,8 @@ class SQLiteWarehouse(Warehouse):
     }
     busy_timeout_s = 30.0
 
-    def __init__(self, url: str) -> None:
-        super().__init__(url)
+    def __init__(self, url: str, run_id: str | None = None) -> None:
+        super().__init__(url, run_id)
         path = url.split(":///", 1)[1] if ":///" in url else url.removeprefix("sqlite:")
         self.path = Path(path or "data/warehouse.db")
 
@@ -335,6 +384,42 @@ class SQLiteWarehouse(Warehouse):
             conn.execute("COMMIT")
         finally:
             conn.close()
+
+    def _search_statements(self, contract: Contract) -> list[str]:
+        # An external-content FTS5 table kept in step by triggers, inside each write's
+        # transaction.
+        t, fts = contract.name, fts_table(contract)
+        cols = ", ".join(quote(c) for c in contract.search)
+        new = ", ".join(f"new.{quote(c)}" for c in contract.search)
+        old = ", ".join(f"old.{quote(c)}" for c in contract.search)
+        add = f"INSERT INTO {quote(fts)} (rowid, {cols}) VALUES (new.rowid, {new});"
+        remove = (
+            f"INSERT INTO {quote(fts)} ({quote(fts)}, rowid, {cols}) "
+            f"VALUES ('delete', old.rowid, {old});"
+        )
+        return [
+            f"CREATE VIRTUAL TABLE IF NOT EXISTS {quote(fts)} USING fts5({cols}, "
+            f"content={quote(t)}, content_rowid='rowid')",
+            f"CREATE TRIGGER IF NOT EXISTS {quote(fts + '_ai')} AFTER INSERT ON {quote(t)} "
+            f"BEGIN {add} END",
+            f"CREATE TRIGGER IF NOT EXISTS {quote(fts + '_ad')} AFTER DELETE ON {quote(t)} "
+            f"BEGIN {remove} END",
+            f"CREATE TRIGGER IF NOT EXISTS {quote(fts + '_au')} AFTER UPDATE ON {quote(t)} "
+            f"BEGIN {remove} {add} END",
+        ]
+
+    def _ensure(self, conn: sqlite3.Connection, contract: Contract) -> None:
+        if contract.name in self._ensured:
+            return
+        fts = fts_table(contract)
+        new_index = (
+            contract.search
+            and not conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", [fts]).fetchone()
+        )
+        super()._ensure(conn, contract)
+        if new_index:
+            # Index the rows written before the index existed.
+            conn.execute(f"INSERT INTO {quote(fts)} ({quote(fts)}) VALUES ('rebuild')")
 
     def sql_date_to_timestamp(self, expr: str) -> str:
         return f"({expr} || ' 00:00:00.000000Z')"
@@ -390,8 +475,8 @@ class PostgresWarehouse(Warehouse):
         "json": "JSONB",
     }
 
-    def __init__(self, url: str) -> None:
-        super().__init__(url)
+    def __init__(self, url: str, run_id: str | None = None) -> None:
+        super().__init__(url, run_id)
         # Accept SQLAlchemy-style schemes (postgresql+psycopg://) as well as libpq's.
         scheme, rest = url.split("://", 1)
         self.dsn = "postgresql://" + rest if scheme.startswith("postgres") else url
@@ -408,6 +493,12 @@ class PostgresWarehouse(Warehouse):
         with self.connect() as conn:
             # psycopg commits on a clean exit of the block and rolls back on an exception.
             yield conn
+
+    def _search_statements(self, contract: Contract) -> list[str]:
+        return [
+            f"CREATE INDEX IF NOT EXISTS {quote(fts_table(contract))} ON {quote(contract.name)} "
+            f"USING GIN ({search_vector(contract)})"
+        ]
 
     def sql_date_to_timestamp(self, expr: str) -> str:
         return f"CAST({expr} AS TIMESTAMPTZ)"
@@ -477,13 +568,13 @@ class PostgresWarehouse(Warehouse):
         return contract.conform(table)
 
 
-def open_warehouse(url: str = DEFAULT_WAREHOUSE_URL) -> Warehouse:
+def open_warehouse(url: str = DEFAULT_WAREHOUSE_URL, run_id: str | None = None) -> Warehouse:
     """The warehouse at `url`: `sqlite:///relative/or/abs.db` or `postgresql://...`."""
     scheme = urlsplit(url).scheme.split("+", 1)[0]
     if scheme == "sqlite":
-        return SQLiteWarehouse(url)
+        return SQLiteWarehouse(url, run_id)
     if scheme in ("postgresql", "postgres"):
-        return PostgresWarehouse(url)
+        return PostgresWarehouse(url, run_id)
     raise ValueError(
         f"unsupported warehouse URL scheme {scheme!r}: use sqlite:/// or postgresql://"
     )

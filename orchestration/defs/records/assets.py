@@ -56,7 +56,13 @@ def records(warehouse: WarehouseResource) -> MaterializeResult:
     with wh.transaction() as conn:
         for source, select in source_queries(wh).items():
             counts[source] = wh.replace_from_query(
-                RECORDS, f"source = {wh.placeholder}", [source], select, [now], conn=conn
+                RECORDS,
+                f"source = {wh.placeholder}",
+                [source],
+                select,
+                [now],
+                slice_name=f"source={source}",
+                conn=conn,
             )
     preview = wh.read(RECORDS, limit=5)
     return MaterializeResult(

@@ -1,0 +1,199 @@
+"""`python -m orchestration.cli demo|run`: the embedded platform in one command.
+
+`demo` materializes every asset from the sources (the bundled stand-ins unless REST_API_URL /
+GRAPHQL_API_URL point elsewhere) into the embedded warehouse and lake, then prints each table's
+row count. `run` does the same, then serves the Dagster UI (and the serving API when present)
+until Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.util
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+from dagster import DagsterInstance
+
+from orchestration.contracts import CONTRACTS
+from orchestration.defs.partitions import CONTINENTS
+from orchestration.resources.sources import CsvLandingResource
+from orchestration.storage.warehouse import DEFAULT_WAREHOUSE_URL, open_warehouse
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_PORT = 8100
+SAMPLE_DROPS = {"start": date(2024, 3, 1), "days": 5, "rows": 5200}
+
+
+def _wait_for_http(url: str, timeout_s: float = 20.0) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            httpx.get(url, timeout=1.0)
+            return
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{url} did not answer within {timeout_s:.0f}s") from None
+            time.sleep(0.2)
+
+
+def _start(cmd: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    # A process group of its own: Ctrl-C reaches it through us, and `dagster dev` only
+    # honours SIGINT when it was not started with SIGINT ignored.
+    return subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
+
+
+def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    for proc in reversed(procs):
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGINT)
+    for proc in reversed(procs):
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def sample_sources(procs: list[subprocess.Popen[bytes]]) -> Iterator[None]:
+    """Start the bundled REST/GraphQL stand-ins unless both source URLs are set."""
+    if os.environ.get("REST_API_URL") and os.environ.get("GRAPHQL_API_URL"):
+        yield
+        return
+    url = f"http://127.0.0.1:{SAMPLE_PORT}"
+    proc = _start(
+        [sys.executable, "-m", "sample_sources", "serve", "--port", str(SAMPLE_PORT)],
+        dict(os.environ),
+    )
+    procs.append(proc)
+    _wait_for_http(f"{url}/_health")
+    os.environ.setdefault("REST_API_URL", url)
+    os.environ.setdefault("GRAPHQL_API_URL", f"{url}/graphql")
+    rest, graphql = os.environ["REST_API_URL"], os.environ["GRAPHQL_API_URL"]
+    print(f"sample sources: REST {rest}, GraphQL {graphql}")
+    yield
+
+
+def ensure_sample_drops() -> None:
+    """Write the bundled sales drops when the landing folder has none."""
+    landing = os.environ.get("LANDING_DIR", "data/landing")
+    if landing.startswith("s3://") or CsvLandingResource(location=landing).drops():
+        return
+    from sample_sources.sales import write_drops
+
+    files = write_drops(Path(landing), **SAMPLE_DROPS)
+    print(f"wrote {len(files)} sample sales drops to {landing}/sales/")
+
+
+def ensure_dagster_home() -> DagsterInstance:
+    home = Path(os.environ.setdefault("DAGSTER_HOME", str(ROOT / "data" / "dagster_home")))
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists():
+        shutil.copy(ROOT / "deploy" / "embedded" / "dagster.yaml", home / "dagster.yaml")
+    return DagsterInstance.get()
+
+
+def materialize_everything(instance: DagsterInstance) -> None:
+    """Run every job once: the REST snapshots, each continent, every landed sales day, records."""
+    # Imported here so that the resources see the source URLs set by `sample_sources`.
+    from orchestration import definitions
+
+    defs = definitions.defs
+    days = list(CsvLandingResource(**_landing_config()).drops())
+
+    def run(job: str, **kwargs: object) -> None:
+        result = defs.get_job_def(job).execute_in_process(instance=instance, **kwargs)
+        if not result.success:
+            raise SystemExit(f"{job} failed; see the run in the Dagster UI")
+
+    run("rest_api_job")
+    for continent in CONTINENTS:
+        run("countries_job", partition_key=continent)
+    if days:
+        run(
+            "sales_job",
+            tags={
+                "dagster/asset_partition_range_start": days[0],
+                "dagster/asset_partition_range_end": days[-1],
+            },
+        )
+    run("records_job")
+
+
+def _landing_config() -> dict[str, str]:
+    landing = os.environ.get("LANDING_DIR")
+    return {"location": landing} if landing else {}
+
+
+def print_tables() -> None:
+    wh = open_warehouse(os.environ.get("WAREHOUSE_URL", DEFAULT_WAREHOUSE_URL))
+    print(f"\n{'table':<16} {'rows':>8}   ({wh.engine})")
+    for name, contract in CONTRACTS.items():
+        rows = wh.count(contract) if wh.table_exists(name) else 0
+        print(f"{name:<16} {rows:>8}")
+
+
+def demo() -> None:
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        with sample_sources(procs):
+            ensure_sample_drops()
+            materialize_everything(ensure_dagster_home())
+    finally:
+        _stop(procs)
+    print_tables()
+
+
+def run() -> None:
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        with sample_sources(procs):
+            ensure_sample_drops()
+            materialize_everything(ensure_dagster_home())
+            print_tables()
+            env = dict(os.environ)
+            procs.append(
+                _start(
+                    ["dagster", "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", "3000"],
+                    env,
+                )
+            )
+            if importlib.util.find_spec("serving.app"):
+                procs.append(
+                    _start(
+                        [sys.executable, "-m", "serving", "--host", "127.0.0.1", "--port", "8000"],
+                        env,
+                    )
+                )
+            print("\nDagster UI: http://127.0.0.1:3000  (Ctrl-C stops everything)")
+            signal.signal(signal.SIGTERM, signal.default_int_handler)
+            with contextlib.suppress(KeyboardInterrupt):
+                while all(p.poll() is None for p in procs):
+                    time.sleep(0.5)
+                print("a process exited on its own; stopping the others")
+    finally:
+        print("\nstopping...")
+        _stop(procs)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m orchestration.cli", description=__doc__)
+    parser.add_argument("command", choices=["demo", "run"])
+    args = parser.parse_args(argv)
+    {"demo": demo, "run": run}[args.command]()
+
+
+if __name__ == "__main__":
+    main()
