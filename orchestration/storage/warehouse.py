@@ -220,7 +220,7 @@ class Warehouse(ABC):
         self._ensure(conn, PARTITION_LEDGER)
         now = timestamp_text(datetime.now(UTC))
         p = self.placeholder
-        conn.executemany(
+        conn.cursor().executemany(
             "INSERT INTO partition_ledger (asset, partition, rows, written_at, run_id) "
             f"VALUES ({p}, {p}, {p}, {p}, {p}) ON CONFLICT (asset, partition) DO UPDATE SET "
             "rows = excluded.rows, written_at = excluded.written_at, run_id = excluded.run_id",
@@ -247,7 +247,8 @@ class Warehouse(ABC):
             # `WHERE true` lets SQLite parse ON CONFLICT after INSERT ... SELECT.
             c.execute(
                 f"INSERT INTO {quote(contract.name)} ({cols}) SELECT {cols} FROM {quote(staging)} "
-                f"WHERE true ON CONFLICT ({key}) DO UPDATE SET {updates}"
+                f"WHERE true ON CONFLICT ({key}) "
+                + (f"DO UPDATE SET {updates}" if updates else "DO NOTHING")
             )
             c.execute(f"DROP TABLE {quote(staging)}")
             self._record(c, contract, {"": data.num_rows})
@@ -288,6 +289,11 @@ class Warehouse(ABC):
     @abstractmethod
     def sql_decimal_text(self, expr: str, places: int) -> str:
         """A number as text with a fixed number of decimal places."""
+
+    @property
+    @abstractmethod
+    def timestamp_param(self) -> str:
+        """A placeholder for a `timestamp_text` value where SQL cannot infer its type."""
 
     @abstractmethod
     def _temp_like(self, staging: str, table: str) -> str: ...
@@ -427,6 +433,10 @@ class SQLiteWarehouse(Warehouse):
     def sql_decimal_text(self, expr: str, places: int) -> str:
         return f"printf('%.{places}f', {expr})"
 
+    @property
+    def timestamp_param(self) -> str:
+        return "?"
+
     def _existing_columns(self, conn: sqlite3.Connection, table_name: str) -> list[str]:
         return [r[1] for r in conn.execute(f"PRAGMA table_info({quote(table_name)})")]
 
@@ -505,6 +515,10 @@ class PostgresWarehouse(Warehouse):
 
     def sql_decimal_text(self, expr: str, places: int) -> str:
         return f"to_char({expr}, 'FM999999999999990.{'0' * places}')"
+
+    @property
+    def timestamp_param(self) -> str:
+        return "CAST(%s AS TIMESTAMPTZ)"
 
     def _existing_columns(self, conn: psycopg.Connection, table_name: str) -> list[str]:
         rows = conn.execute(

@@ -13,7 +13,7 @@ from orchestration.storage.warehouse import Warehouse, timestamp_text
 def source_queries(wh: Warehouse) -> dict[str, str]:
     """For each source, the SELECT that maps its table onto the unified columns
     (source, source_id, name, value, description, created_at, updated_at)."""
-    now = wh.placeholder
+    now = wh.timestamp_param
     return {
         "users": (
             "SELECT 'users', CAST(id AS TEXT), name, email, "

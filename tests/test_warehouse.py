@@ -1,0 +1,180 @@
+"""The partition-aware writer, on SQLite and on PostgreSQL."""
+
+import datetime as dt
+import sqlite3
+
+import psycopg
+import pyarrow as pa
+import pytest
+
+from orchestration.contracts import Column, Contract, ContractError
+from orchestration.contracts.datasets import PARTITION_LEDGER, RECORDS, SALES_ORDERS, USERS
+from orchestration.storage.warehouse import Warehouse, open_warehouse
+
+D1, D2 = dt.date(2024, 3, 1), dt.date(2024, 3, 2)
+
+
+def orders(*rows: tuple[str, int, dt.date]) -> pa.Table:
+    return pa.Table.from_pylist(
+        [
+            {
+                "order_id": oid,
+                "customer_id": f"C{qty}",
+                "product": "Mouse, Wireless",
+                "quantity": qty,
+                "price": 9.99,
+                "order_date": day,
+            }
+            for oid, qty, day in rows
+        ],
+        schema=SALES_ORDERS.arrow_schema,
+    )
+
+
+def test_replace_partition_writes_exactly_its_rows(warehouse: Warehouse):
+    warehouse.replace_partitions(SALES_ORDERS, orders(("a", 1, D1), ("b", 2, D1)), ["2024-03-01"])
+    warehouse.replace_partitions(SALES_ORDERS, orders(("c", 3, D2)), ["2024-03-02"])
+    warehouse.replace_partitions(SALES_ORDERS, orders(("d", 4, D1)), ["2024-03-01"])
+    table = warehouse.read(SALES_ORDERS)
+    assert table.to_pylist() == orders(("d", 4, D1), ("c", 3, D2)).to_pylist()
+    assert table.schema == SALES_ORDERS.arrow_schema
+
+
+def test_rewriting_a_partition_is_idempotent(warehouse: Warehouse):
+    data = orders(("a", 1, D1), ("b", 2, D1))
+    warehouse.replace_partitions(SALES_ORDERS, data, ["2024-03-01"])
+    first = warehouse.read(SALES_ORDERS)
+    warehouse.replace_partitions(SALES_ORDERS, data, ["2024-03-01"])
+    assert warehouse.read(SALES_ORDERS).equals(first)
+
+
+def test_an_empty_partition_creates_the_table_and_clears_the_partition(warehouse: Warehouse):
+    assert not warehouse.table_exists("sales_orders")
+    warehouse.replace_partitions(SALES_ORDERS, SALES_ORDERS.empty(), ["2024-03-01"])
+    assert warehouse.table_exists("sales_orders")
+    assert warehouse.count(SALES_ORDERS) == 0
+    warehouse.replace_partitions(SALES_ORDERS, orders(("a", 1, D1)), ["2024-03-01"])
+    warehouse.replace_partitions(SALES_ORDERS, SALES_ORDERS.empty(), ["2024-03-01"])
+    assert warehouse.count(SALES_ORDERS) == 0
+
+
+def test_a_failed_write_leaves_the_previous_rows(warehouse: Warehouse):
+    good = orders(("a", 1, D1), ("b", 2, D1))
+    warehouse.replace_partitions(SALES_ORDERS, good, ["2024-03-01"])
+    # A repeated key fails the primary key inside the transaction, after the DELETE ran.
+    with pytest.raises((sqlite3.IntegrityError, psycopg.errors.UniqueViolation)):
+        warehouse.replace_partitions(
+            SALES_ORDERS, orders(("x", 1, D1), ("x", 2, D1)), ["2024-03-01"]
+        )
+    assert warehouse.read(SALES_ORDERS).to_pylist() == good.to_pylist()
+
+
+def test_rows_outside_the_written_partitions_are_refused(warehouse: Warehouse):
+    with pytest.raises(ContractError, match="outside the write"):
+        warehouse.replace_partitions(SALES_ORDERS, orders(("a", 1, D2)), ["2024-03-01"])
+
+
+def test_nulls_in_required_columns_are_refused(warehouse: Warehouse):
+    bad = orders(("a", 1, D1)).set_column(0, "order_id", pa.array([None], pa.string()))
+    with pytest.raises(ContractError, match="order_id"):
+        warehouse.replace_partitions(SALES_ORDERS, bad, ["2024-03-01"])
+
+
+def user(uid: int, name: str, email: str) -> dict:
+    return {
+        "id": uid,
+        "name": name,
+        "username": name.lower(),
+        "email": email,
+        "source": "api",
+        "lat": -37.3159,
+        "phone": None,
+        "website": "",
+        "fetched_at": dt.datetime(2024, 3, 1, 12, 30, tzinfo=dt.UTC),
+    }
+
+
+def test_upsert_updates_by_key_and_round_trips_every_type(warehouse: Warehouse):
+    warehouse.upsert(USERS, pa.Table.from_pylist([user(1, "Ann", "ann@x.org")], USERS.arrow_schema))
+    warehouse.upsert(
+        USERS,
+        pa.Table.from_pylist(
+            [user(1, "Anne", "ann@x.org"), user(2, "Bob", "bob@x.org")], USERS.arrow_schema
+        ),
+    )
+    rows = warehouse.read(USERS).to_pylist()
+    assert [(r["id"], r["name"]) for r in rows] == [(1, "Anne"), (2, "Bob")]
+    # NULL and '' stay distinct; floats and timestamps survive the trip.
+    assert rows[0]["phone"] is None and rows[0]["website"] == ""
+    assert rows[0]["lat"] == -37.3159
+    assert rows[0]["fetched_at"] == dt.datetime(2024, 3, 1, 12, 30, tzinfo=dt.UTC)
+
+
+def test_unique_columns_are_enforced(warehouse: Warehouse):
+    warehouse.upsert(USERS, pa.Table.from_pylist([user(1, "Ann", "a@x.org")], USERS.arrow_schema))
+    with pytest.raises((sqlite3.IntegrityError, psycopg.errors.UniqueViolation)):
+        warehouse.upsert(
+            USERS, pa.Table.from_pylist([user(2, "Bob", "a@x.org")], USERS.arrow_schema)
+        )
+    assert warehouse.count(USERS) == 1
+
+
+def test_every_write_is_recorded_in_the_ledger(warehouse_url: str):
+    wh = open_warehouse(warehouse_url, run_id="run-1")
+    wh.replace_partitions(
+        SALES_ORDERS, orders(("a", 1, D1), ("b", 1, D1)), ["2024-03-01", "2024-03-02"]
+    )
+    ledger = {(r["asset"], r["partition"]): r for r in wh.read(PARTITION_LEDGER).to_pylist()}
+    assert {k: v["rows"] for k, v in ledger.items()} == {
+        ("sales_orders", "2024-03-01"): 2,
+        ("sales_orders", "2024-03-02"): 0,
+    }
+    assert {v["run_id"] for v in ledger.values()} == {"run-1"}
+    written = ledger[("sales_orders", "2024-03-01")]["written_at"]
+    assert abs(written - dt.datetime.now(dt.UTC)) < dt.timedelta(minutes=1)
+
+
+def test_new_nullable_contract_columns_are_added_to_an_existing_table(warehouse_url: str):
+    base = Contract("evolving", "t", (Column("id", "int", False),), key=("id",))
+    grown = Contract(
+        "evolving", "t", (Column("id", "int", False), Column("note", "string")), key=("id",)
+    )
+    open_warehouse(warehouse_url).upsert(base, pa.table({"id": [1]}))
+    wh = open_warehouse(warehouse_url)
+    wh.upsert(grown, pa.table({"id": [2], "note": ["hi"]}))
+    assert wh.read(grown).to_pylist() == [{"id": 1, "note": None}, {"id": 2, "note": "hi"}]
+
+
+def test_full_text_index_follows_writes(warehouse: Warehouse):
+    now = "2024-03-01 00:00:00.000000Z"
+    rows = [
+        ("users", "1", "Leanne Graham", "sincere@april.biz", "Romaguera-Crona, Gwenborough"),
+        ("posts", "7", "magnam facilis autem", "user 1", "dolore placeat quibusdam"),
+    ]
+    p, ts = warehouse.placeholder, warehouse.timestamp_param
+    select = " UNION ALL ".join(f"SELECT {p}, {p}, {p}, {p}, {p}, {ts}, {ts}" for _ in rows)
+    params = [v for r in rows for v in (*r, now, now)]
+    warehouse.replace_from_query(RECORDS, "1 = 1", [], select, params, slice_name="all")
+    if warehouse.engine == "sqlite":
+        sql = (
+            "SELECT r.source_id FROM records r JOIN records_fts f ON f.rowid = r.rowid "
+            "WHERE records_fts MATCH ?"
+        )
+    else:
+        from orchestration.storage.warehouse import search_vector
+
+        sql = (
+            f"SELECT source_id FROM records WHERE {search_vector(RECORDS)} "
+            "@@ websearch_to_tsquery('simple', %s)"
+        )
+    assert warehouse.query(sql, ["gwenborough"]) == [("1",)]
+    warehouse.replace_from_query(
+        RECORDS, "1 = 1", [], select.split(" UNION ALL ")[1], params[7:], slice_name="all"
+    )
+    assert warehouse.query(sql, ["gwenborough"]) == []
+    assert warehouse.query(sql, ["placeat"]) == [("7",)]
+
+
+def test_unknown_url_schemes_are_refused():
+    with pytest.raises(ValueError, match="mysql"):
+        open_warehouse("mysql://localhost/db")
