@@ -125,6 +125,10 @@ class CsvLandingResource(ConfigurableResource):
             match = DROP_NAME.match(info.base_name)
             if match and info.type == pafs.FileType.File:
                 day = match.group(1)
-                date.fromisoformat(day)  # a file named for an impossible day is not a drop
+                try:
+                    date.fromisoformat(day)
+                except ValueError:
+                    get_dagster_logger().warning(f"ignoring {info.path}: no such day {day}")
+                    continue
                 found[day] = Drop(day, info.path, info.size or 0, info.mtime_ns or 0)
         return dict(sorted(found.items()))

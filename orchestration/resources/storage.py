@@ -16,7 +16,7 @@ class WarehouseResource(ConfigurableResource):
     _run_id: str | None = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
-        self._run_id = context.run_id
+        self._run_id = context.run.run_id if context.run else None
 
     def get(self) -> Warehouse:
         """The warehouse; its writes are recorded in `partition_ledger` with the current run."""

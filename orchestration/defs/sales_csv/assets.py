@@ -195,19 +195,19 @@ def sales_orders_export(
     context: AssetExecutionContext, warehouse: WarehouseResource, lake: LakeResource
 ) -> MaterializeResult:
     """A day's clean orders as Parquet and CSV in the lake, Hive-style:
-    `exports/sales_orders/order_date=<day>/part-0.parquet` (the partition column lives in the
-    path, as Hive readers expect) and `part-0.csv` (all columns). Each file is written under a
-    temporary name and moved into place."""
+    `parquet/sales_orders/order_date=<day>/part-0.parquet` (the partition column lives in the
+    path, as Hive readers expect) and `csv/sales_orders/order_date=<day>/part-0.csv` (all
+    columns). Each file is written under a temporary name and moved into place."""
     wh, store = warehouse.get(), lake.get()
     files: dict[str, str] = {}
     rows = 0
     for day in context.partition_keys:
         table = wh.read(SALES_ORDERS, [day])
-        folder = hive_path("exports/sales_orders", "order_date", day, "")
         files[day] = store.write_parquet(
-            folder + "part-0.parquet", table.drop_columns(["order_date"])
+            hive_path("parquet/sales_orders", "order_date", day, "part-0.parquet"),
+            table.drop_columns(["order_date"]),
         )
-        store.write_csv(folder + "part-0.csv", table)
+        store.write_csv(hive_path("csv/sales_orders", "order_date", day, "part-0.csv"), table)
         rows += table.num_rows
     last = context.partition_keys[-1]
     return MaterializeResult(
