@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
 import os
 import shutil
 import signal
@@ -29,7 +28,10 @@ from orchestration.resources.sources import CsvLandingResource
 from orchestration.storage.warehouse import DEFAULT_WAREHOUSE_URL, open_warehouse
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLE_PORT = 8100
+# Ports of the bundled sample sources, the Dagster UI and the serving API.
+SAMPLE_PORT = int(os.environ.get("SAMPLE_SOURCES_PORT", "8100"))
+UI_PORT = int(os.environ.get("UI_PORT", "3000"))
+API_PORT = int(os.environ.get("API_PORT", "8000"))
 SAMPLE_DROPS = {"start": date(2024, 3, 1), "days": 5, "rows": 5200}
 
 
@@ -118,17 +120,16 @@ def materialize_everything(instance: DagsterInstance) -> None:
         if not result.success:
             raise SystemExit(f"{job} failed; see the run in the Dagster UI")
 
+    def partition_range(first: str, last: str) -> dict[str, str]:
+        return {
+            "dagster/asset_partition_range_start": first,
+            "dagster/asset_partition_range_end": last,
+        }
+
     run("rest_api_job")
-    for continent in CONTINENTS:
-        run("countries_job", partition_key=continent)
+    run("countries_job", tags=partition_range(CONTINENTS[0], CONTINENTS[-1]))
     if days:
-        run(
-            "sales_job",
-            tags={
-                "dagster/asset_partition_range_start": days[0],
-                "dagster/asset_partition_range_end": days[-1],
-            },
-        )
+        run("sales_job", tags=partition_range(days[0], days[-1]))
     run("records_job")
 
 
@@ -145,47 +146,45 @@ def print_tables() -> None:
         print(f"{name:<16} {rows:>8}")
 
 
-def demo() -> None:
+@contextlib.contextmanager
+def embedded_platform() -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Sources up, drops landed, every asset materialized; yields the processes started."""
     procs: list[subprocess.Popen[bytes]] = []
     try:
         with sample_sources(procs):
             ensure_sample_drops()
             materialize_everything(ensure_dagster_home())
+            yield procs
     finally:
         _stop(procs)
+
+
+def demo() -> None:
+    with embedded_platform():
+        pass
     print_tables()
 
 
 def run() -> None:
-    procs: list[subprocess.Popen[bytes]] = []
-    try:
-        with sample_sources(procs):
-            ensure_sample_drops()
-            materialize_everything(ensure_dagster_home())
-            print_tables()
-            env = dict(os.environ)
-            procs.append(
-                _start(
-                    ["dagster", "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", "3000"],
-                    env,
-                )
-            )
-            if importlib.util.find_spec("serving.app"):
-                procs.append(
-                    _start(
-                        [sys.executable, "-m", "serving", "--host", "127.0.0.1", "--port", "8000"],
-                        env,
-                    )
-                )
-            print("\nDagster UI: http://127.0.0.1:3000  (Ctrl-C stops everything)")
-            signal.signal(signal.SIGTERM, signal.default_int_handler)
-            with contextlib.suppress(KeyboardInterrupt):
-                while all(p.poll() is None for p in procs):
-                    time.sleep(0.5)
-                print("a process exited on its own; stopping the others")
-    finally:
-        print("\nstopping...")
-        _stop(procs)
+    with embedded_platform() as procs:
+        print_tables()
+        env = dict(os.environ)
+        dagster = str(Path(sys.executable).with_name("dagster"))
+        ui = ["dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(UI_PORT)]
+        procs.append(_start([dagster, *ui], env))
+        print(f"\nDagster UI: http://127.0.0.1:{UI_PORT}")
+        if (ROOT / "serving" / "app.py").exists():
+            api = ["-m", "serving", "--host", "127.0.0.1", "--port", str(API_PORT)]
+            procs.append(_start([sys.executable, *api], env))
+            print(f"Serving API: http://127.0.0.1:{API_PORT}/docs")
+        print("Ctrl-C stops everything.")
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
+        try:
+            while all(p.poll() is None for p in procs):
+                time.sleep(0.5)
+            print("a process exited on its own; stopping the others")
+        except KeyboardInterrupt:
+            print("\nstopping...")
 
 
 def main(argv: list[str] | None = None) -> None:

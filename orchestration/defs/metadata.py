@@ -43,11 +43,14 @@ def markdown_preview(table: pa.Table, rows: int = PREVIEW_ROWS) -> MetadataValue
     return MetadataValue.md("\n".join(lines))
 
 
+def definition_metadata(contract: Contract) -> dict[str, Any]:
+    """The table name and column schema, shown in the UI before any materialization."""
+    return {"dagster/column_schema": column_schema(contract), "dagster/table_name": contract.name}
+
+
 def table_metadata(contract: Contract, table: pa.Table, rows: int | None = None) -> dict[str, Any]:
     """Row count, column schema, table name and a preview for a warehouse write."""
-    return {
+    return definition_metadata(contract) | {
         "dagster/row_count": table.num_rows if rows is None else rows,
-        "dagster/column_schema": column_schema(contract),
-        "dagster/table_name": contract.name,
         "preview": markdown_preview(table),
     }

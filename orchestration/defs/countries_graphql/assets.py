@@ -2,10 +2,10 @@
 
 from typing import Any
 
-from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
+from dagster import AssetExecutionContext, BackfillPolicy, MaterializeResult, MetadataValue, asset
 
 from orchestration.contracts.datasets import COUNTRIES
-from orchestration.defs.metadata import table_metadata
+from orchestration.defs.metadata import definition_metadata, table_metadata
 from orchestration.defs.partitions import continent_partitions
 from orchestration.defs.raw_zone import load_records, read_raw_json, utc_now, write_raw_json
 from orchestration.defs.warehouse_kind import WAREHOUSE_KIND
@@ -29,7 +29,12 @@ def _raw_path(continent: str) -> str:
     return f"graphql/countries/continent_code={continent}/countries.json"
 
 
-@asset(group_name=GROUP, kinds={"graphql", "json"}, partitions_def=continent_partitions)
+@asset(
+    group_name=GROUP,
+    kinds={"graphql", "json"},
+    partitions_def=continent_partitions,
+    backfill_policy=BackfillPolicy.single_run(),
+)
 def raw_countries(
     context: AssetExecutionContext, graphql_api: GraphQLResource, lake: LakeResource
 ) -> MaterializeResult:
@@ -67,7 +72,9 @@ def flatten_country(country: dict[str, Any]) -> dict[str, Any]:
     group_name=GROUP,
     kinds={"python", WAREHOUSE_KIND},
     partitions_def=continent_partitions,
+    backfill_policy=BackfillPolicy.single_run(),
     deps=[raw_countries],
+    metadata=definition_metadata(COUNTRIES),
 )
 def countries(
     context: AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource

@@ -3,7 +3,7 @@
 from dagster import MaterializeResult, asset
 
 from orchestration.contracts.datasets import COUNTRIES, POSTS, RECORDS, SALES_ORDERS, USERS
-from orchestration.defs.metadata import table_metadata
+from orchestration.defs.metadata import definition_metadata, table_metadata
 from orchestration.defs.raw_zone import utc_now
 from orchestration.defs.warehouse_kind import WAREHOUSE_KIND
 from orchestration.resources.storage import WarehouseResource
@@ -43,6 +43,7 @@ def source_queries(wh: Warehouse) -> dict[str, str]:
     kinds={"sql", WAREHOUSE_KIND},
     deps=["users", "posts", "countries", "sales_orders"],
     pool="warehouse",
+    metadata=definition_metadata(RECORDS),
 )
 def records(warehouse: WarehouseResource) -> MaterializeResult:
     """Users, posts, countries and sales orders in one searchable schema: source, source_id,

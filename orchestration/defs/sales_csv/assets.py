@@ -22,7 +22,7 @@ from dagster import (
 )
 
 from orchestration.contracts.datasets import SALES_DAILY, SALES_ORDERS, SALES_REJECTS
-from orchestration.defs.metadata import column_schema, markdown_preview, table_metadata
+from orchestration.defs.metadata import definition_metadata, markdown_preview, table_metadata
 from orchestration.defs.partitions import daily_partitions
 from orchestration.defs.sales_csv.cleaning import clean_sales
 from orchestration.defs.warehouse_kind import WAREHOUSE_KIND
@@ -84,7 +84,7 @@ def raw_sales(
                 "missing, unparseable or impossible order_date rejects the row. Whitespace is "
                 "trimmed and types enforced; every other row goes to `sales_rejects`."
             ),
-            metadata={"dagster/column_schema": column_schema(SALES_ORDERS)},
+            metadata=definition_metadata(SALES_ORDERS),
         ),
         AssetSpec(
             "sales_rejects",
@@ -95,7 +95,7 @@ def raw_sales(
                 "Rows of the day's drop that could not be cleaned: the line number, the reason "
                 "and the row as received. Malformed lines are here too."
             ),
-            metadata={"dagster/column_schema": column_schema(SALES_REJECTS)},
+            metadata=definition_metadata(SALES_REJECTS),
         ),
     ],
     partitions_def=daily_partitions,
@@ -157,6 +157,7 @@ def clean_sales_drops(
     backfill_policy=SINGLE_RUN,
     deps=["sales_orders"],
     pool="warehouse",
+    metadata=definition_metadata(SALES_DAILY),
 )
 def sales_daily(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
     """Orders, units and revenue (the sum of quantity * price) per day, computed in the

@@ -5,7 +5,7 @@ from typing import Any
 from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
 
 from orchestration.contracts.datasets import POSTS, USERS
-from orchestration.defs.metadata import table_metadata
+from orchestration.defs.metadata import definition_metadata, table_metadata
 from orchestration.defs.raw_zone import load_records, read_raw_json, utc_now, write_raw_json
 from orchestration.defs.warehouse_kind import WAREHOUSE_KIND
 from orchestration.resources.sources import RestApiResource
@@ -67,7 +67,12 @@ def flatten_user(user: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@asset(group_name=GROUP, kinds={"python", WAREHOUSE_KIND}, deps=[raw_users])
+@asset(
+    group_name=GROUP,
+    kinds={"python", WAREHOUSE_KIND},
+    deps=[raw_users],
+    metadata=definition_metadata(USERS),
+)
 def users(
     context: AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource
 ) -> MaterializeResult:
@@ -95,7 +100,12 @@ def users(
     return MaterializeResult(metadata=table_metadata(USERS, table) | {"rejected": rejected})
 
 
-@asset(group_name=GROUP, kinds={"python", WAREHOUSE_KIND}, deps=[raw_posts])
+@asset(
+    group_name=GROUP,
+    kinds={"python", WAREHOUSE_KIND},
+    deps=[raw_posts],
+    metadata=definition_metadata(POSTS),
+)
 def posts(
     context: AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource
 ) -> MaterializeResult:
