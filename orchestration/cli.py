@@ -24,6 +24,7 @@ from dagster import DagsterInstance
 
 from orchestration.contracts import CONTRACTS
 from orchestration.defs.partitions import CONTINENTS
+from orchestration.defs.platform.run_history import record_finished_runs
 from orchestration.resources.sources import CsvLandingResource
 from orchestration.storage.warehouse import DEFAULT_WAREHOUSE_URL, open_warehouse
 
@@ -131,6 +132,8 @@ def materialize_everything(instance: DagsterInstance) -> None:
     if days:
         run("sales_job", tags=partition_range(days[0], days[-1]))
     run("records_job")
+    recorded, _ = record_finished_runs(instance, open_warehouse(_warehouse_url()))
+    print(f"recorded {recorded} run(s) in pipeline_runs")
 
 
 def _landing_config() -> dict[str, str]:
@@ -138,8 +141,12 @@ def _landing_config() -> dict[str, str]:
     return {"location": landing} if landing else {}
 
 
+def _warehouse_url() -> str:
+    return os.environ.get("WAREHOUSE_URL", DEFAULT_WAREHOUSE_URL)
+
+
 def print_tables() -> None:
-    wh = open_warehouse(os.environ.get("WAREHOUSE_URL", DEFAULT_WAREHOUSE_URL))
+    wh = open_warehouse(_warehouse_url())
     print(f"\n{'table':<16} {'rows':>8}   ({wh.engine})")
     for name, contract in CONTRACTS.items():
         rows = wh.count(contract) if wh.table_exists(name) else 0

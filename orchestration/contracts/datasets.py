@@ -155,6 +155,24 @@ PARTITION_LEDGER = Contract(
     indexes=(("written_at",),),
 )
 
+PIPELINE_RUNS = Contract(
+    name="pipeline_runs",
+    description="Every finished Dagster run: what ran, when, how much, and what failed.",
+    columns=(
+        Column("run_id", "string", False),
+        Column("job", "string", False),
+        Column("partitions", "string", description="A key, or `first...last` for a range."),
+        Column("status", "string", False, "SUCCESS, FAILURE or CANCELED."),
+        Column("started_at", "timestamp"),
+        Column("ended_at", "timestamp"),
+        Column("duration_s", "float"),
+        Column("records_processed", "int", False, "Rows the run's materializations wrote."),
+        Column("error", "string", description="The first failure's message."),
+    ),
+    key=("run_id",),
+    indexes=(("ended_at",), ("status",)),
+)
+
 CONTRACTS: dict[str, Contract] = {
     c.name: c
     for c in (
@@ -167,6 +185,7 @@ CONTRACTS: dict[str, Contract] = {
         RECORDS,
         API_REJECTS,
         PARTITION_LEDGER,
+        PIPELINE_RUNS,
     )
 }
 

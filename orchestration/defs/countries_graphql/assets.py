@@ -2,7 +2,14 @@
 
 from typing import Any
 
-from dagster import AssetExecutionContext, BackfillPolicy, MaterializeResult, MetadataValue, asset
+from dagster import (
+    AssetExecutionContext,
+    AutomationCondition,
+    BackfillPolicy,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
 
 from orchestration.contracts.datasets import COUNTRIES
 from orchestration.defs.metadata import definition_metadata, table_metadata
@@ -74,6 +81,7 @@ def flatten_country(country: dict[str, Any]) -> dict[str, Any]:
     partitions_def=continent_partitions,
     backfill_policy=BackfillPolicy.single_run(),
     deps=[raw_countries],
+    automation_condition=AutomationCondition.eager(),
     metadata=definition_metadata(COUNTRIES),
 )
 def countries(

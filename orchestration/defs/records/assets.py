@@ -1,6 +1,6 @@
 """`records`: every entity of every source in the source documents' unified schema."""
 
-from dagster import MaterializeResult, asset
+from dagster import AutomationCondition, MaterializeResult, asset
 
 from orchestration.contracts.datasets import COUNTRIES, POSTS, RECORDS, SALES_ORDERS, USERS
 from orchestration.defs.metadata import definition_metadata, table_metadata
@@ -42,6 +42,7 @@ def source_queries(wh: Warehouse) -> dict[str, str]:
     group_name="unified",
     kinds={"sql", WAREHOUSE_KIND},
     deps=["users", "posts", "countries", "sales_orders"],
+    automation_condition=AutomationCondition.eager(),
     pool="warehouse",
     metadata=definition_metadata(RECORDS),
 )

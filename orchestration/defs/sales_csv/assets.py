@@ -13,6 +13,7 @@ import pyarrow as pa
 from dagster import (
     AssetExecutionContext,
     AssetSpec,
+    AutomationCondition,
     BackfillPolicy,
     Failure,
     MaterializeResult,
@@ -77,6 +78,7 @@ def raw_sales(
             "sales_orders",
             deps=[raw_sales],
             group_name=GROUP,
+            automation_condition=AutomationCondition.eager(),
             kinds={"python", WAREHOUSE_KIND},
             description=(
                 "Clean sales orders, one row per order_id, partitioned by order day. Rules, in "
@@ -90,6 +92,7 @@ def raw_sales(
             "sales_rejects",
             deps=[raw_sales],
             group_name=GROUP,
+            automation_condition=AutomationCondition.eager(),
             kinds={"python", WAREHOUSE_KIND},
             description=(
                 "Rows of the day's drop that could not be cleaned: the line number, the reason "
@@ -156,6 +159,7 @@ def clean_sales_drops(
     partitions_def=daily_partitions,
     backfill_policy=SINGLE_RUN,
     deps=["sales_orders"],
+    automation_condition=AutomationCondition.eager(),
     pool="warehouse",
     metadata=definition_metadata(SALES_DAILY),
 )
@@ -191,6 +195,7 @@ def sales_daily(context: AssetExecutionContext, warehouse: WarehouseResource) ->
     partitions_def=daily_partitions,
     backfill_policy=SINGLE_RUN,
     deps=["sales_orders"],
+    automation_condition=AutomationCondition.eager(),
 )
 def sales_orders_export(
     context: AssetExecutionContext, warehouse: WarehouseResource, lake: LakeResource

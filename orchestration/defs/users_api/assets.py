@@ -2,7 +2,13 @@
 
 from typing import Any
 
-from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
+from dagster import (
+    AssetExecutionContext,
+    AutomationCondition,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
 
 from orchestration.contracts.datasets import POSTS, USERS
 from orchestration.defs.metadata import definition_metadata, table_metadata
@@ -71,6 +77,7 @@ def flatten_user(user: dict[str, Any]) -> dict[str, Any]:
     group_name=GROUP,
     kinds={"python", WAREHOUSE_KIND},
     deps=[raw_users],
+    automation_condition=AutomationCondition.eager(),
     metadata=definition_metadata(USERS),
 )
 def users(
@@ -104,6 +111,7 @@ def users(
     group_name=GROUP,
     kinds={"python", WAREHOUSE_KIND},
     deps=[raw_posts],
+    automation_condition=AutomationCondition.eager(),
     metadata=definition_metadata(POSTS),
 )
 def posts(

@@ -1,0 +1,1 @@
+"""Platform bookkeeping: run history in the warehouse, readable without Dagster."""
