@@ -7,21 +7,29 @@ from dagster import (
     DefaultSensorStatus,
     Definitions,
     in_process_executor,
+    load_asset_checks_from_modules,
     load_assets_from_modules,
 )
 
 from orchestration.defs.countries_graphql import assets as countries_assets
+from orchestration.defs.countries_graphql import checks as countries_checks
 from orchestration.defs.jobs import JOBS
 from orchestration.defs.platform.sensors import pipeline_runs_sensor
 from orchestration.defs.records import assets as records_assets
+from orchestration.defs.records import checks as records_checks
 from orchestration.defs.sales_csv import assets as sales_assets
+from orchestration.defs.sales_csv import checks as sales_checks
 from orchestration.defs.sales_csv.sensors import sales_drop_sensor
 from orchestration.defs.schedules import SCHEDULES
 from orchestration.defs.users_api import assets as users_assets
+from orchestration.defs.users_api import checks as users_checks
 from orchestration.resources import resources_from_env
 
 all_assets = load_assets_from_modules(
     [users_assets, countries_assets, sales_assets, records_assets]
+)
+all_checks = load_asset_checks_from_modules(
+    [users_checks, countries_checks, sales_checks, records_checks]
 )
 
 # Evaluates the assets' automation conditions: downstream partitions follow their upstream.
@@ -34,9 +42,14 @@ automation_sensor = AutomationConditionSensorDefinition(
 
 defs = Definitions(
     assets=all_assets,
+    asset_checks=all_checks,
     jobs=JOBS,
     schedules=SCHEDULES,
-    sensors=[sales_drop_sensor, pipeline_runs_sensor, automation_sensor],
+    sensors=[
+        sales_drop_sensor,
+        pipeline_runs_sensor,
+        automation_sensor,
+    ],
     resources=resources_from_env(),
     # Steps here are small: one process avoids a process start per step (~2 s each).
     executor=in_process_executor,

@@ -7,6 +7,7 @@ from typing import Any
 
 from dagster import EnvVar
 
+from orchestration.resources.quality import QualityThresholds
 from orchestration.resources.sources import CsvLandingResource, GraphQLResource, RestApiResource
 from orchestration.resources.storage import LakeResource, WarehouseResource
 
@@ -25,6 +26,7 @@ def resources_from_env() -> dict[str, Any]:
     S3_ENDPOINT_URL, REST_API_TOKEN and GRAPHQL_API_TOKEN; unset ones take the embedded defaults."""
     s3 = _env("S3_ENDPOINT_URL")
     return {
+        "quality": QualityThresholds(),
         "warehouse": WarehouseResource(**_config(url=_env("WAREHOUSE_URL"))),
         "lake": LakeResource(**_config(url=_env("LAKE_URL"), s3_endpoint=s3)),
         "landing": CsvLandingResource(**_config(location=_env("LANDING_DIR"), s3_endpoint=s3)),

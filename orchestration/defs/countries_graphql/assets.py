@@ -4,7 +4,6 @@ from typing import Any
 
 from dagster import (
     AssetExecutionContext,
-    AutomationCondition,
     BackfillPolicy,
     MaterializeResult,
     MetadataValue,
@@ -12,6 +11,8 @@ from dagster import (
 )
 
 from orchestration.contracts.datasets import COUNTRIES
+from orchestration.defs.automation import FOLLOW_UPSTREAM
+from orchestration.defs.freshness import DAILY_SNAPSHOT
 from orchestration.defs.metadata import definition_metadata, table_metadata
 from orchestration.defs.partitions import continent_partitions
 from orchestration.defs.raw_zone import load_records, read_raw_json, utc_now, write_raw_json
@@ -32,7 +33,7 @@ query Countries($continent: String!) {
 """
 
 
-def _raw_path(continent: str) -> str:
+def raw_countries_path(continent: str) -> str:
     return f"graphql/countries/continent_code={continent}/countries.json"
 
 
@@ -50,7 +51,7 @@ def raw_countries(
     counts = {}
     for continent in context.partition_keys:
         data = graphql_api.query(COUNTRIES_QUERY, {"continent": continent})
-        write_raw_json(lake.get(), _raw_path(continent), data["countries"])
+        write_raw_json(lake.get(), raw_countries_path(continent), data["countries"])
         counts[continent] = len(data["countries"])
     return MaterializeResult(
         metadata={
@@ -81,8 +82,9 @@ def flatten_country(country: dict[str, Any]) -> dict[str, Any]:
     partitions_def=continent_partitions,
     backfill_policy=BackfillPolicy.single_run(),
     deps=[raw_countries],
-    automation_condition=AutomationCondition.eager(),
+    automation_condition=FOLLOW_UPSTREAM,
     metadata=definition_metadata(COUNTRIES),
+    freshness_policy=DAILY_SNAPSHOT,
 )
 def countries(
     context: AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource
@@ -93,7 +95,7 @@ def countries(
     total, rejected_total = 0, 0
     metadata: dict[str, Any] = {}
     for continent in context.partition_keys:
-        raw = read_raw_json(lake.get(), _raw_path(continent))
+        raw = read_raw_json(lake.get(), raw_countries_path(continent))
         fetched_at = utc_now()
         rows = [flatten_country(c) | {"fetched_at": fetched_at} for c in raw]
         foreign = {

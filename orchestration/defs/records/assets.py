@@ -1,8 +1,9 @@
 """`records`: every entity of every source in the source documents' unified schema."""
 
-from dagster import AutomationCondition, MaterializeResult, asset
+from dagster import MaterializeResult, asset
 
 from orchestration.contracts.datasets import COUNTRIES, POSTS, RECORDS, SALES_ORDERS, USERS
+from orchestration.defs.automation import FOLLOW_UPSTREAM
 from orchestration.defs.metadata import definition_metadata, table_metadata
 from orchestration.defs.raw_zone import utc_now
 from orchestration.defs.warehouse_kind import WAREHOUSE_KIND
@@ -42,7 +43,7 @@ def source_queries(wh: Warehouse) -> dict[str, str]:
     group_name="unified",
     kinds={"sql", WAREHOUSE_KIND},
     deps=["users", "posts", "countries", "sales_orders"],
-    automation_condition=AutomationCondition.eager(),
+    automation_condition=FOLLOW_UPSTREAM,
     pool="warehouse",
     metadata=definition_metadata(RECORDS),
 )

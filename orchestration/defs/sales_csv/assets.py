@@ -13,7 +13,6 @@ import pyarrow as pa
 from dagster import (
     AssetExecutionContext,
     AssetSpec,
-    AutomationCondition,
     BackfillPolicy,
     Failure,
     MaterializeResult,
@@ -23,6 +22,8 @@ from dagster import (
 )
 
 from orchestration.contracts.datasets import SALES_DAILY, SALES_ORDERS, SALES_REJECTS
+from orchestration.defs.automation import FOLLOW_UPSTREAM
+from orchestration.defs.freshness import DAILY_PARTITION
 from orchestration.defs.metadata import definition_metadata, markdown_preview, table_metadata
 from orchestration.defs.partitions import daily_partitions
 from orchestration.defs.sales_csv.cleaning import clean_sales
@@ -78,7 +79,7 @@ def raw_sales(
             "sales_orders",
             deps=[raw_sales],
             group_name=GROUP,
-            automation_condition=AutomationCondition.eager(),
+            automation_condition=FOLLOW_UPSTREAM,
             kinds={"python", WAREHOUSE_KIND},
             description=(
                 "Clean sales orders, one row per order_id, partitioned by order day. Rules, in "
@@ -92,7 +93,7 @@ def raw_sales(
             "sales_rejects",
             deps=[raw_sales],
             group_name=GROUP,
-            automation_condition=AutomationCondition.eager(),
+            automation_condition=FOLLOW_UPSTREAM,
             kinds={"python", WAREHOUSE_KIND},
             description=(
                 "Rows of the day's drop that could not be cleaned: the line number, the reason "
@@ -159,9 +160,10 @@ def clean_sales_drops(
     partitions_def=daily_partitions,
     backfill_policy=SINGLE_RUN,
     deps=["sales_orders"],
-    automation_condition=AutomationCondition.eager(),
+    automation_condition=FOLLOW_UPSTREAM,
     pool="warehouse",
     metadata=definition_metadata(SALES_DAILY),
+    freshness_policy=DAILY_PARTITION,
 )
 def sales_daily(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
     """Orders, units and revenue (the sum of quantity * price) per day, computed in the
@@ -195,7 +197,7 @@ def sales_daily(context: AssetExecutionContext, warehouse: WarehouseResource) ->
     partitions_def=daily_partitions,
     backfill_policy=SINGLE_RUN,
     deps=["sales_orders"],
-    automation_condition=AutomationCondition.eager(),
+    automation_condition=FOLLOW_UPSTREAM,
 )
 def sales_orders_export(
     context: AssetExecutionContext, warehouse: WarehouseResource, lake: LakeResource

@@ -4,13 +4,14 @@ from typing import Any
 
 from dagster import (
     AssetExecutionContext,
-    AutomationCondition,
     MaterializeResult,
     MetadataValue,
     asset,
 )
 
 from orchestration.contracts.datasets import POSTS, USERS
+from orchestration.defs.automation import FOLLOW_UPSTREAM
+from orchestration.defs.freshness import DAILY_SNAPSHOT
 from orchestration.defs.metadata import definition_metadata, table_metadata
 from orchestration.defs.raw_zone import load_records, read_raw_json, utc_now, write_raw_json
 from orchestration.defs.warehouse_kind import WAREHOUSE_KIND
@@ -77,8 +78,9 @@ def flatten_user(user: dict[str, Any]) -> dict[str, Any]:
     group_name=GROUP,
     kinds={"python", WAREHOUSE_KIND},
     deps=[raw_users],
-    automation_condition=AutomationCondition.eager(),
+    automation_condition=FOLLOW_UPSTREAM,
     metadata=definition_metadata(USERS),
+    freshness_policy=DAILY_SNAPSHOT,
 )
 def users(
     context: AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource
@@ -111,8 +113,9 @@ def users(
     group_name=GROUP,
     kinds={"python", WAREHOUSE_KIND},
     deps=[raw_posts],
-    automation_condition=AutomationCondition.eager(),
+    automation_condition=FOLLOW_UPSTREAM,
     metadata=definition_metadata(POSTS),
+    freshness_policy=DAILY_SNAPSHOT,
 )
 def posts(
     context: AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource

@@ -1,0 +1,172 @@
+"""Asset-check builders shared by the domains, and the thresholds they use."""
+
+import json
+from collections.abc import Callable, Sequence
+from statistics import median
+from typing import Any
+
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckResult,
+    AssetChecksDefinition,
+    AssetCheckSeverity,
+    PartitionsDefinition,
+    asset_check,
+)
+
+from orchestration.contracts import Contract
+from orchestration.contracts.raw import schema_drift
+from orchestration.resources.quality import QualityThresholds
+from orchestration.resources.storage import LakeResource, WarehouseResource
+from orchestration.storage.warehouse import Warehouse, quote
+
+
+def partition_filter(
+    wh: Warehouse, contract: Contract, keys: Sequence[str] | None
+) -> tuple[str, list[str]]:
+    """A WHERE clause (and its parameters) for the checked partitions; the whole table if none."""
+    if not keys or not contract.partition_column:
+        return "1 = 1", []
+    return f"{quote(contract.partition_column)} IN {wh.in_list(keys)}", list(keys)
+
+
+def checked_partitions(context: AssetCheckExecutionContext) -> list[str] | None:
+    """The partitions a check runs for; None for an unpartitioned asset."""
+    if context.has_partition_key or context.has_partition_key_range:
+        return list(context.partition_keys)
+    return None
+
+
+def key_unique_check(
+    contract: Contract, partitions_def: PartitionsDefinition | None = None, blocking: bool = True
+) -> AssetChecksDefinition:
+    """The contract's key is unique, across partitions too (the table's primary key only
+    enforces it within a partition)."""
+    key = ", ".join(quote(c) for c in contract.key)
+
+    @asset_check(
+        asset=contract.name,
+        name="key_unique",
+        description=f"No two rows share the key ({', '.join(contract.key)}), across partitions.",
+        partitions_def=partitions_def,
+        blocking=blocking,
+    )
+    def _check(
+        context: AssetCheckExecutionContext, warehouse: WarehouseResource
+    ) -> AssetCheckResult:
+        wh = warehouse.get()
+        where, params = partition_filter(wh, contract, checked_partitions(context))
+        rows = wh.query(
+            f"SELECT {key}, COUNT(*) FROM {quote(contract.name)} WHERE ({key}) IN "
+            f"(SELECT {key} FROM {quote(contract.name)} WHERE {where}) "
+            f"GROUP BY {key} HAVING COUNT(*) > 1 ORDER BY 2 DESC LIMIT 20",
+            params,
+        )
+        return AssetCheckResult(
+            passed=not rows,
+            metadata={"duplicated_keys": len(rows), "examples": [list(r[:-1]) for r in rows]},
+        )
+
+    return _check
+
+
+def not_null_check(
+    contract: Contract, partitions_def: PartitionsDefinition | None = None
+) -> AssetChecksDefinition:
+    """Every required column of the contract is filled."""
+    required = [c.name for c in contract.columns if not c.nullable]
+
+    @asset_check(
+        asset=contract.name,
+        name="required_not_null",
+        description=f"No nulls in the required columns: {', '.join(required)}.",
+        partitions_def=partitions_def,
+        blocking=True,
+    )
+    def _check(
+        context: AssetCheckExecutionContext, warehouse: WarehouseResource
+    ) -> AssetCheckResult:
+        wh = warehouse.get()
+        where, params = partition_filter(wh, contract, checked_partitions(context))
+        sums = ", ".join(f"SUM(CASE WHEN {quote(c)} IS NULL THEN 1 ELSE 0 END)" for c in required)
+        counts = wh.query(f"SELECT {sums} FROM {quote(contract.name)} WHERE {where}", params)[0]
+        nulls = {c: int(n or 0) for c, n in zip(required, counts, strict=True) if n}
+        return AssetCheckResult(passed=not nulls, metadata={"null_counts": nulls})
+
+    return _check
+
+
+def row_count_anomaly_check(
+    contract: Contract, partitions_def: PartitionsDefinition
+) -> AssetChecksDefinition:
+    """A partition's row count against the median of the partitions written before it
+    (the source documents' "compare ETL runs and flag outliers"), from `partition_ledger`."""
+
+    @asset_check(
+        asset=contract.name,
+        name="row_count_anomaly",
+        description="Each partition's rows within the tolerance of the recent partitions' median.",
+        partitions_def=partitions_def,
+    )
+    def _check(
+        context: AssetCheckExecutionContext,
+        warehouse: WarehouseResource,
+        quality: QualityThresholds,
+    ) -> AssetCheckResult:
+        wh, p = warehouse.get(), warehouse.get().placeholder
+        outliers: dict[str, Any] = {}
+        for key in context.partition_keys:
+            history = [
+                r[0]
+                for r in wh.query(
+                    f"SELECT rows FROM partition_ledger WHERE asset = {p} AND partition < {p} "
+                    f"ORDER BY partition DESC LIMIT {int(quality.row_count_history)}",
+                    [contract.name, key],
+                )
+            ]
+            rows = wh.query(
+                f"SELECT rows FROM partition_ledger WHERE asset = {p} AND partition = {p}",
+                [contract.name, key],
+            )
+            if not rows or len(history) < 3:
+                continue  # too little history to call anything an outlier
+            typical = median(history)
+            if typical and abs(rows[0][0] - typical) > quality.row_count_tolerance * typical:
+                outliers[key] = {"rows": rows[0][0], "median_of_previous": typical}
+        return AssetCheckResult(
+            passed=not outliers,
+            severity=AssetCheckSeverity.WARN,
+            metadata={"outliers": outliers, "partitions_checked": len(context.partition_keys)},
+        )
+
+    return _check
+
+
+def raw_drift_check(
+    asset_name: str,
+    expected: dict[str, str],
+    raw_path: Callable[[str | None], str],
+    partitions_def: PartitionsDefinition | None = None,
+) -> AssetChecksDefinition:
+    """The raw payload has the fields and types the normalizing asset expects; it lists the
+    added, missing and retyped fields. Blocking: a drifted payload stops the run there."""
+
+    @asset_check(
+        asset=asset_name,
+        name="schema_drift",
+        description="Fields added, missing or retyped in the raw payload, against the expected "
+        "shape (orchestration/contracts/raw.py).",
+        partitions_def=partitions_def,
+        blocking=True,
+    )
+    def _check(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
+        store = lake.get()
+        keys = checked_partitions(context) or [None]
+        records = [r for k in keys for r in json.loads(store.read_bytes(raw_path(k)))]
+        drift = schema_drift(expected, records)
+        return AssetCheckResult(
+            passed=not drift.drifted,
+            metadata=drift.as_metadata() | {"records": len(records)},
+        )
+
+    return _check
