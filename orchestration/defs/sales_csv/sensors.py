@@ -1,7 +1,6 @@
 """The drop sensor: a new or changed file in the landing area runs its day's partition."""
 
 import json
-from datetime import UTC, datetime
 
 from dagster import (
     DefaultSensorStatus,
@@ -33,13 +32,12 @@ def fingerprint(size: int, mtime_ns: int) -> str:
 def sales_drop_sensor(context: SensorEvaluationContext, landing: CsvLandingResource):
     seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
     drops = landing.drops()
-    now = datetime.now(UTC)
     requests, waiting = [], []
     for day, drop in drops.items():
         mark = fingerprint(drop.size, drop.mtime_ns)
         if seen.get(day) == mark:
             continue
-        if not daily_partitions.has_partition_key(day, current_time=now):
+        if not daily_partitions.has_partition_key(day):
             # Today's (or an out-of-range) day has no partition yet; look again next tick.
             waiting.append(day)
             continue
