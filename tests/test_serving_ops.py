@@ -1,0 +1,300 @@
+"""Serving on fresh warehouses of each engine: ties and NULLs, health when the database goes
+away, run statistics, read-only connections, time limits, CORS, logs, metrics, and the real
+process under uvicorn with a graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+from serving_fixtures import client_for, settings_for, write_tie_records
+
+from orchestration.contracts import CONTRACTS
+from orchestration.storage.warehouse import open_warehouse
+from serving.db import DatabaseUnavailable, QueryTimeout, open_database
+from serving.db.sqlite import sqlite_path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def walk(client: TestClient, path: str, **params: Any) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    query = dict(params)
+    while True:
+        body = client.get(path, params=query).json()
+        rows += body["data"]
+        if body["next"] is None:
+            return rows
+        query = dict(params, cursor=body["next"])
+
+
+def expected_order(rows: list[dict[str, Any]], sort: str | None) -> list[dict[str, Any]]:
+    """The API's order: the sort column with NULL as the largest value, then the key, both in
+    the sort's direction."""
+    pk = lambda r: (r["source"], r["source_id"])  # noqa: E731
+    if sort is None:
+        return sorted(rows, key=pk)
+    col, desc = sort.lstrip("-"), sort.startswith("-")
+    return sorted(rows, key=lambda r: (r[col] is None, r[col] or "", pk(r)), reverse=desc)
+
+
+@pytest.mark.parametrize("limit", [3, 50])
+def test_cursor_walk_with_ties_and_nulls(warehouse_url: str, limit: int) -> None:
+    rows = write_tie_records(warehouse_url, n=150)
+    assert sum(r["value"] is None for r in rows) > 20 and sum(r["created_at"] is None for r in rows)
+    with client_for(warehouse_url) as client:
+        for sort in (None, "value", "-value", "created_at", "-created_at", "name", "-source"):
+            params = {"limit": limit} | ({"sort": sort} if sort else {})
+            got = walk(client, "/data", **params)
+            assert len(got) == len(rows), sort
+            assert len({(r["source"], r["source_id"]) for r in got}) == len(rows), sort
+            assert got == expected_order(rows, sort), sort
+        nulls = walk(client, "/data", value__isnull="true", sort="-created_at", limit=limit)
+        assert nulls == expected_order([r for r in rows if r["value"] is None], "-created_at")
+
+
+def test_etag_follows_the_last_write(warehouse_url: str) -> None:
+    write_tie_records(warehouse_url, n=20)
+    with client_for(warehouse_url, version_refresh_ms=0) as client:
+        first = client.get("/data", params={"limit": 5})
+        etag = first.headers["etag"]
+        assert (
+            client.get("/data", params={"limit": 5}, headers={"If-None-Match": etag}).status_code
+            == 304
+        )
+        time.sleep(0.01)
+        write_tie_records(warehouse_url, n=30, seed=8)
+        after = client.get("/data", params={"limit": 5}, headers={"If-None-Match": etag})
+        assert after.status_code == 200 and after.headers["etag"] != etag
+        total = open_warehouse(warehouse_url).count(CONTRACTS["records"])
+        assert total > 20 and client.get("/data").json()["total"] == total
+
+
+def _kill_database(url: str) -> None:
+    if url.startswith("sqlite"):
+        path = sqlite_path(url)
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        return
+    admin = url.rsplit("/", 1)[0] + "/postgres"
+    name = url.rsplit("/", 1)[1]
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+def test_health_is_503_when_the_warehouse_is_gone(warehouse_url: str) -> None:
+    write_tie_records(warehouse_url, n=10)
+    with client_for(warehouse_url, version_refresh_ms=0, pool_timeout_ms=1000) as client:
+        ok = client.get("/health")
+        assert ok.status_code == 200, ok.text
+        body = ok.json()
+        assert body["status"] == "ok" and body["database"]["ok"] is True
+        assert body["tables"]["records"]["stale"] is False and body["last_run"] is None
+        _kill_database(warehouse_url)
+        down = client.get("/health")
+        assert down.status_code == 503, down.text
+        assert down.json()["status"] == "unavailable" and down.json()["database"]["ok"] is False
+        data = client.get("/data", params={"limit": 1})
+        assert data.status_code == 503 and data.json()["error"]["code"] == "warehouse_unavailable"
+        assert client.get("/ping").status_code == 200
+
+
+def test_health_is_503_when_the_sqlite_file_does_not_exist_yet(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'missing.db'}"
+    with client_for(url, version_refresh_ms=0) as client:
+        assert client.get("/health").status_code == 503
+        assert client.get("/users").status_code == 503
+        write_tie_records(url, n=5)
+        assert client.get("/health").status_code == 200
+        assert len(client.get("/data").json()["data"]) == 5
+
+
+def _create_runs(url: str) -> None:
+    pg = not url.startswith("sqlite")
+    ts, num = ("TIMESTAMPTZ", "DOUBLE PRECISION") if pg else ("TEXT", "REAL")
+    ddl = (
+        "CREATE TABLE pipeline_runs (run_id TEXT PRIMARY KEY, job TEXT, partitions TEXT, "
+        f"status TEXT, started_at {ts}, ended_at {ts}, duration_s {num}, "
+        "records_processed BIGINT, error TEXT)"
+    )
+    base = dt.datetime(2024, 3, 1, 2, 0, tzinfo=dt.UTC)
+    runs = [
+        ("r1", "sales_job", "2024-03-01", "SUCCESS", 0, 30.0, 1000, None),
+        ("r2", "sales_job", "2024-03-02", "FAILURE", 60, 5.5, 0, "source down: 503"),
+        ("r3", "rest_api_job", "", "SUCCESS", 120, 2.0, 110, None),
+    ]
+    from orchestration.storage.warehouse import open_warehouse, timestamp_text
+
+    wh = open_warehouse(url)
+    p = wh.placeholder
+    with wh.transaction() as conn:
+        conn.execute(ddl)
+        for run_id, job, part, status, offset, duration, records, error in runs:
+            start = base + dt.timedelta(minutes=offset)
+            end = start + dt.timedelta(seconds=duration)
+            values = [start, end] if pg else [timestamp_text(start), timestamp_text(end)]
+            conn.execute(
+                f"INSERT INTO pipeline_runs VALUES ({', '.join([p] * 9)})",
+                [run_id, job, part, status, *values, duration, records, error],
+            )
+
+
+def test_stats_and_last_run_before_and_after_pipeline_runs_exists(warehouse_url: str) -> None:
+    write_tie_records(warehouse_url, n=5)
+    with client_for(warehouse_url, version_refresh_ms=0) as client:
+        empty = client.get("/stats").json()
+        assert empty["run_count"] == 0 and empty["runs_available"] is False
+        assert empty["last_success"] is None and empty["total_records_processed"] == 0
+        _create_runs(warehouse_url)
+        client.app.state.runs._cache.clear()
+        stats = client.get("/stats").json()
+        assert stats["runs_available"] is True and stats["run_count"] == 3
+        assert stats["total_records_processed"] == 1110
+        assert stats["total_duration_s"] == pytest.approx(37.5)
+        assert stats["last_failure_reason"] == "source down: 503"
+        assert stats["last_failure"].startswith("2024-03-01T03:00:05")
+        assert stats["last_success"].startswith("2024-03-01T04:00:02")
+        assert stats["last_run"]["run_id"] == "r3"
+        health = client.get("/health").json()
+        assert health["last_run"]["run_id"] == "r3" and health["last_run"]["status"] == "SUCCESS"
+
+
+def test_connections_are_read_only_and_time_limited(warehouse_url: str) -> None:
+    write_tie_records(warehouse_url, n=5)
+
+    async def check() -> None:
+        db = open_database(settings_for(warehouse_url, query_timeout_ms=300))
+        await db.open()
+        try:
+            assert (await db.fetch("SELECT COUNT(*) FROM records"))[0][0] == 5
+            for statement in (
+                "DELETE FROM records",
+                "UPDATE records SET name = 'x'",
+                "CREATE TABLE evil (a INTEGER)",
+            ):
+                with pytest.raises(Exception, match=r"(?i)read.?only"):
+                    await db.fetch(statement)
+            assert (await db.fetch("SELECT COUNT(*) FROM records"))[0][0] == 5
+            slow = (
+                "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "
+                "WHERE x < 1000000000) SELECT COUNT(*) FROM c"
+            )
+            started = time.monotonic()
+            with pytest.raises(QueryTimeout):
+                await db.fetch(slow)
+            assert time.monotonic() - started < 3
+            assert (await db.fetch("SELECT 1"))[0][0] == 1  # the connection is still usable
+        finally:
+            await db.close()
+
+    asyncio.run(check())
+
+
+def test_unreachable_postgres_is_unavailable_not_an_error() -> None:
+    async def check() -> None:
+        db = open_database(settings_for("postgresql://root@127.0.0.1:1/none", pool_timeout_ms=300))
+        await db.open()
+        try:
+            with pytest.raises(DatabaseUnavailable):
+                await db.ping()
+        finally:
+            await db.close()
+
+    asyncio.run(check())
+
+
+def test_cors_is_closed_by_default_and_configurable(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    write_tie_records(url, n=3)
+    origin = {"Origin": "https://ui.example"}
+    with client_for(url) as closed:
+        r = closed.get("/data", headers=origin)
+        assert r.status_code == 200 and "access-control-allow-origin" not in r.headers
+    with client_for(url, cors_origins=["https://ui.example"]) as open_:
+        r = open_.get("/data", headers=origin)
+        assert r.headers["access-control-allow-origin"] == "https://ui.example"
+        assert "etag" in r.headers["access-control-expose-headers"].lower()
+        other = open_.get("/data", headers={"Origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in other.headers
+        pre = open_.options("/data", headers=origin | {"Access-Control-Request-Method": "GET"})
+        assert pre.status_code == 200
+
+
+def test_access_log_and_metrics(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    write_tie_records(url, n=3)
+    caplog.set_level(logging.INFO, logger="serving.access")
+    with client_for(url, access_log=True) as client:
+        client.get("/data", params={"page_size": 2}, headers={"X-Request-ID": "req-42"})
+        client.get("/users/nobody@example.invalid")
+        metrics = client.get("/metrics")
+    lines = [r for r in caplog.records if r.name == "serving.access"]
+    first = next(r for r in lines if r.path == "/data")
+    assert (first.status, first.route, first.request_id) == (200, "/data", "req-42")
+    assert first.query == "page_size=2" and first.duration_ms > 0
+    assert any(r.route == "/users/{email}" and r.status == 404 for r in lines)
+    text = metrics.text
+    assert 'serving_http_requests_total{method="GET",route="/data",status="200"} 1.0' in text
+    assert 'route="/users/{email}",status="404"' in text
+    assert "serving_http_request_duration_seconds_bucket" in text
+    assert 'serving_db_queries_total{kind="data"}' in text
+    assert 'serving_table_last_write_timestamp_seconds{table="records"}' in text
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_python_m_serving_serves_and_shuts_down_gracefully(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    write_tie_records(url, n=12)
+    port = _free_port()
+    env = dict(os.environ, WAREHOUSE_URL=url, SERVING_SHUTDOWN_TIMEOUT_S="5")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "serving", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                httpx.get(f"{base}/ping", timeout=1)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+                assert time.monotonic() < deadline, "the API did not start"
+                time.sleep(0.1)
+        page = httpx.get(f"{base}/data", params={"page_size": 5}).json()
+        assert page["total"] == 12 and len(page["data"]) == 5
+        assert httpx.get(f"{base}/health").json()["database"]["engine"] == "sqlite"
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    # uvicorn finishes its shutdown, then re-raises the signal it caught.
+    assert proc.returncode in (0, -signal.SIGTERM), err
+    assert "Application shutdown complete" in err
+    assert '"msg": "database pool closed"' in err
+    assert '"path": "/data"' in err and '"status": 200' in err
