@@ -26,8 +26,10 @@ from orchestration.contracts import Column, Contract, ContractError
 from orchestration.contracts.datasets import PARTITION_LEDGER
 
 DEFAULT_WAREHOUSE_URL = "sqlite:///data/warehouse.db"
-# Postgres COPY is fed in slices so that the CSV text never holds a whole partition at once.
-COPY_BATCH_ROWS = 65_536
+# Bulk loads go in slices, so neither the COPY text nor SQLite's Python rows ever hold a whole
+# partition at once.
+BULK_BATCH_ROWS = 65_536
+WRITE_CACHE_KIB = 256 * 1024
 
 
 def timestamp_text(value: datetime) -> str:
@@ -380,6 +382,8 @@ class SQLiteWarehouse(Warehouse):
     def transaction(self) -> Iterator[sqlite3.Connection]:
         conn = self.connect()
         try:
+            # A page cache that holds the indexes of a large partition while it loads.
+            conn.execute(f"PRAGMA cache_size=-{WRITE_CACHE_KIB}")
             # Take the write lock up front so two writers queue instead of deadlocking.
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -444,16 +448,18 @@ class SQLiteWarehouse(Warehouse):
         return f"CREATE TEMP TABLE {quote(staging)} AS SELECT * FROM {quote(table)} WHERE 0"
 
     def _bulk_insert(self, conn: sqlite3.Connection, table_name: str, data: pa.Table) -> None:
-        columns = []
-        for array in data.columns:
-            if pa.types.is_date(array.type) or pa.types.is_timestamp(array.type):
-                array = array.cast(pa.string())
-            columns.append(array.to_pylist())
         cols = ", ".join(quote(c) for c in data.column_names)
-        marks = ", ".join("?" * data.num_columns)
-        conn.executemany(
-            f"INSERT INTO {quote(table_name)} ({cols}) VALUES ({marks})", zip(*columns, strict=True)
+        sql = (
+            f"INSERT INTO {quote(table_name)} ({cols}) VALUES ({', '.join('?' * data.num_columns)})"
         )
+        # In slices, so that only one slice at a time exists as Python objects.
+        for batch in data.to_batches(max_chunksize=BULK_BATCH_ROWS):
+            columns = []
+            for array in batch.columns:
+                if pa.types.is_date(array.type) or pa.types.is_timestamp(array.type):
+                    array = array.cast(pa.string())
+                columns.append(array.to_pylist())
+            conn.executemany(sql, zip(*columns, strict=True))
 
     def _read_arrow(
         self, conn: sqlite3.Connection, contract: Contract, sql: str, params: Sequence[Any]
@@ -537,7 +543,7 @@ class PostgresWarehouse(Warehouse):
         with conn.cursor().copy(
             f"COPY {quote(table_name)} ({cols}) FROM STDIN WITH (FORMAT csv)"
         ) as copy:
-            for batch in data.to_batches(max_chunksize=COPY_BATCH_ROWS):
+            for batch in data.to_batches(max_chunksize=BULK_BATCH_ROWS):
                 buf = io.BytesIO()
                 # pyarrow writes NULL as an empty field and '' as "": COPY's csv convention.
                 pa_csv.write_csv(batch, buf, options)

@@ -40,6 +40,10 @@ def raw_sales_path(day: str) -> str:
     return hive_path("raw/sales", "order_date", day, f"sales_{day}.csv")
 
 
+def clean_orders_path(day: str) -> str:
+    return hive_path("clean/sales_orders", "order_date", day, "part-0.parquet")
+
+
 @asset(
     group_name=GROUP,
     kinds={"csv"},
@@ -120,6 +124,9 @@ def clean_sales_drops(
         with wh.transaction() as conn:
             wh.replace_partitions(SALES_ORDERS, result.orders, [day], conn=conn)
             wh.replace_partitions(SALES_REJECTS, result.rejects, [day], conn=conn)
+        # The committed day, kept in the lake's clean zone for the export to publish without
+        # reading the warehouse back.
+        store.write_parquet(clean_orders_path(day), result.orders.drop_columns(["order_date"]))
         totals.update(
             rows_read=result.rows_read,
             orders=result.orders.num_rows,
@@ -199,22 +206,25 @@ def sales_daily(context: AssetExecutionContext, warehouse: WarehouseResource) ->
     deps=["sales_orders"],
     automation_condition=FOLLOW_UPSTREAM,
 )
-def sales_orders_export(
-    context: AssetExecutionContext, warehouse: WarehouseResource, lake: LakeResource
-) -> MaterializeResult:
+def sales_orders_export(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
     """A day's clean orders as Parquet and CSV in the lake, Hive-style:
     `parquet/sales_orders/order_date=<day>/part-0.parquet` (the partition column lives in the
     path, as Hive readers expect) and `csv/sales_orders/order_date=<day>/part-0.csv` (all
-    columns). Each file is written under a temporary name and moved into place."""
-    wh, store = warehouse.get(), lake.get()
+    columns). Published from the clean zone, which holds exactly the rows the warehouse
+    committed for the day; each file is written under a temporary name and moved into place."""
+    store = lake.get()
     files: dict[str, str] = {}
     rows = 0
     for day in context.partition_keys:
-        table = wh.read(SALES_ORDERS, [day])
-        files[day] = store.write_parquet(
+        clean = clean_orders_path(day)
+        files[day] = store.copy_from(
+            store.fs,
+            store.full_path(clean),
             hive_path("parquet/sales_orders", "order_date", day, "part-0.parquet"),
-            table.drop_columns(["order_date"]),
         )
+        table = store.read_parquet(clean)
+        day_value = pa.scalar(date.fromisoformat(day), pa.date32())
+        table = table.append_column("order_date", pa.repeat(day_value, table.num_rows))
         store.write_csv(hive_path("csv/sales_orders", "order_date", day, "part-0.csv"), table)
         rows += table.num_rows
     last = context.partition_keys[-1]

@@ -82,7 +82,10 @@ def read_drop(data: bytes | pa.NativeFile) -> tuple[pa.Table, np.ndarray, _Skipp
     if table.column_names != SOURCE_COLUMNS:
         raise ContractError(f"sales drop header is {table.column_names}, expected {SOURCE_COLUMNS}")
     total = table.num_rows + len(skipped.numbers)
-    lines = np.setdiff1d(np.arange(2, 2 + total), np.asarray(skipped.numbers, dtype=np.int64))
+    # A mask, not np.setdiff1d: setdiff1d hashes a million ints (~1.7 s) to drop ~1,000.
+    parsed = np.ones(total, dtype=bool)
+    parsed[np.asarray(skipped.numbers, dtype=np.int64) - 2] = False
+    lines = np.flatnonzero(parsed) + 2
     return table, lines, skipped
 
 
@@ -127,7 +130,9 @@ def clean_sales(data: bytes | pa.NativeFile, day: date) -> CleanResult:
         .group_by("order_id", use_threads=False)
         .aggregate([("_idx", "min")])["_idx_min"]
     )
-    keep = pc.or_(no_id, pc.is_in(idx, firsts))
+    first = np.zeros(trimmed.num_rows, dtype=bool)
+    first[firsts.to_numpy()] = True  # a scatter, not pc.is_in over every row
+    keep = pc.or_(no_id, pa.array(first))
     duplicates = trimmed.num_rows - pc.sum(keep).as_py() if trimmed.num_rows else 0
     trimmed, raw = trimmed.filter(keep), raw.filter(keep)
 
@@ -150,28 +155,43 @@ def clean_sales(data: bytes | pa.NativeFile, day: date) -> CleanResult:
     price = pc.cast(pc.if_else(price_ok, price_text, "0"), pa.float64())
 
     day_scalar = pa.scalar(day, pa.date32())
-    checks: list[tuple[pa.ChunkedArray, pa.ChunkedArray | str]] = [
-        (no_id.filter(keep), "missing order_id"),
-        (pc.equal(trimmed["customer_id"], ""), "missing customer_id"),
-        (pc.equal(trimmed["product"], ""), "missing product"),
-        (pc.invert(qty_ok), _quoted("invalid quantity", qty_text)),
-        (pc.less_equal(quantity, 0), _quoted("non-positive quantity", qty_text)),
-        (pc.equal(price_text, ""), "missing price"),
-        (pc.invert(price_ok), _quoted("invalid price", price_text)),
-        (pc.less(price, 0), _quoted("negative price", price_text)),
-        (pc.equal(date_text, ""), "missing order_date"),
-        (pc.is_null(parsed), _quoted("unparseable order_date", date_text)),
-        (pc.invert(roundtrip), _quoted("impossible order_date", date_text)),
-        (
-            pc.not_equal(order_date, day_scalar),
-            _quoted("order_date outside the drop's day", date_text),
-        ),
+    failed_checks = [
+        no_id.filter(keep),
+        pc.equal(trimmed["customer_id"], ""),
+        pc.equal(trimmed["product"], ""),
+        pc.invert(qty_ok),
+        pc.less_equal(quantity, 0),
+        pc.equal(price_text, ""),
+        pc.invert(price_ok),
+        pc.less(price, 0),
+        pc.equal(date_text, ""),
+        pc.is_null(parsed),
+        pc.invert(roundtrip),
+        pc.not_equal(order_date, day_scalar),
     ]
-    reason = pa.nulls(trimmed.num_rows, pa.string())
-    for failed, text in checks:
-        failed = pc.fill_null(failed, False)
-        reason = pc.if_else(pc.and_(pc.is_null(reason), failed), text, reason)
-    ok = pc.is_null(reason)
+    failed_checks = [pc.fill_null(f, False) for f in failed_checks]
+    ok = pc.invert(reduce(pc.or_, failed_checks))
+    # Reason texts only for the rejected rows (~2 %), not for every row.
+    bad = pc.invert(ok)
+    q_bad, p_bad, d_bad = (pc.filter(a, bad) for a in (qty_text, price_text, date_text))
+    texts: list[pa.ChunkedArray | str] = [
+        "missing order_id",
+        "missing customer_id",
+        "missing product",
+        _quoted("invalid quantity", q_bad),
+        _quoted("non-positive quantity", q_bad),
+        "missing price",
+        _quoted("invalid price", p_bad),
+        _quoted("negative price", p_bad),
+        "missing order_date",
+        _quoted("unparseable order_date", d_bad),
+        _quoted("impossible order_date", d_bad),
+        _quoted("order_date outside the drop's day", d_bad),
+    ]
+    bad_reasons = pa.nulls(pc.sum(bad).as_py() or 0, pa.string())
+    for failed, text in zip(failed_checks, texts, strict=True):
+        failed = pc.filter(failed, bad)
+        bad_reasons = pc.if_else(pc.and_(pc.is_null(bad_reasons), failed), text, bad_reasons)
 
     orders = SALES_ORDERS.conform(
         pa.table(
@@ -186,9 +206,7 @@ def clean_sales(data: bytes | pa.NativeFile, day: date) -> CleanResult:
         ).filter(ok)
     )
 
-    bad = pc.invert(ok)
     bad_raw = raw.filter(bad)
-    bad_reasons = pc.filter(reason, bad)
     malformed = skipped.malformed
     reject_lines = bad_raw["_line"].to_pylist() + [n for n, _, _ in malformed]
     reject_reasons = bad_reasons.to_pylist() + [
