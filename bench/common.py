@@ -1,0 +1,123 @@
+"""Helpers shared by the benchmarks: per-process memory, child processes, timers, tables.
+
+Every benchmark variant runs in a fresh child process so that its peak RSS is its own. The
+child measures itself: its resident set right after its imports (the interpreter baseline)
+and its peak (`ru_maxrss`) at the end; the increase is what the work itself cost.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+MB = 1 << 20
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+def current_rss_mb() -> float:
+    """This process's resident set now, in MiB (from /proc, no psutil needed)."""
+    with open("/proc/self/statm") as f:
+        pages = int(f.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / MB
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set so far, in MiB (`ru_maxrss` is KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class StageTimer:
+    """Accumulates wall time per named stage; `wrap` times every call of a function."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+        self.calls: dict[str, int] = defaultdict(int)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] += time.perf_counter() - start
+            self.calls[name] += 1
+
+    def wrap(self, fn: Callable[..., Any], name: str | Callable[..., str]) -> Callable[..., Any]:
+        """`fn`, timed under `name` (or under `name(*args, **kwargs)`)."""
+
+        @wraps(fn)
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            label = name(*args, **kwargs) if callable(name) else name
+            with self.stage(label):
+                return fn(*args, **kwargs)
+
+        return timed
+
+    def as_dict(self) -> dict[str, float]:
+        return {k: round(v, 3) for k, v in self.seconds.items()}
+
+
+def run_child(script: Path, spec: dict[str, Any], spec_path: Path, timeout_s: float) -> dict:
+    """Run `script --child spec_path` in a fresh interpreter and return the JSON it wrote.
+
+    The child writes its result to `spec["result_path"]`; its output is passed through when it
+    fails, so the reason shows.
+    """
+    spec_path.write_text(json.dumps(spec))
+    result_path = Path(spec["result_path"])
+    result_path.unlink(missing_ok=True)
+    proc = subprocess.run(
+        [sys.executable, str(script), "--child", str(spec_path)],
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
+    )
+    if proc.returncode != 0 or not result_path.exists():
+        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-25:])
+        return {"ok": False, "error": f"child exited {proc.returncode}:\n{tail}"}
+    return json.loads(result_path.read_text())
+
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A plain-text table, numbers right-aligned."""
+    cells = [[str(h) for h in headers]] + [[_cell(v) for v in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    numeric = [
+        all(isinstance(row[i], int | float) or row[i] in (None, "") for row in rows)
+        for i in range(len(headers))
+    ]
+
+    def line(r: list[str]) -> str:
+        return " | ".join(
+            c.rjust(w) if num else c.ljust(w) for c, w, num in zip(r, widths, numeric, strict=True)
+        )
+
+    sep = "-+-".join("-" * w for w in widths)
+    return "\n".join([line(cells[0]), sep, *(line(r) for r in cells[1:])])
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        if abs(value) >= 1000:
+            return f"{value:,.0f}"
+        if abs(value) >= 100:
+            return f"{value:.0f}"
+        if abs(value) >= 10:
+            return f"{value:.1f}"
+        return f"{value:.2f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
