@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
 
-.PHONY: run demo test lint bench clean
+.PHONY: run demo backfill test lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ run: $(STAMP)
 ## Materialize every asset headless, then print each table with its row count.
 demo: $(STAMP)
 	$(BIN)/python -m orchestration.cli demo
+
+## Backfill the sales days FROM..TO (YYYY-MM-DD) in one run, through the running UI (make run).
+backfill: $(STAMP)
+	$(BIN)/python -m orchestration.cli backfill --from $(FROM) --to $(TO)
 
 ## The whole suite (Postgres tests need 127.0.0.1:5432; under CI=true they must run).
 test: $(STAMP)

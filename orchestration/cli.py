@@ -1,9 +1,10 @@
-"""`python -m orchestration.cli demo|run`: the embedded platform in one command.
+"""`python -m orchestration.cli demo|run|backfill`: the embedded platform in one command.
 
 `demo` materializes every asset from the sources (the bundled stand-ins unless REST_API_URL /
 GRAPHQL_API_URL point elsewhere) into the embedded warehouse and lake, then prints each table's
 row count. `run` does the same, then serves the Dagster UI (and the serving API when present)
-until Ctrl-C.
+until Ctrl-C. `backfill --from D1 --to D2` backfills the sales days through the running
+webserver, as one run.
 """
 
 from __future__ import annotations
@@ -194,11 +195,33 @@ def run() -> None:
             print("\nstopping...")
 
 
+def backfill(first: str, last: str, url: str) -> None:
+    """Backfill the daily sales assets for a date range through a running webserver."""
+    from orchestration.backfill import launch_backfill, wait_for_backfill
+
+    backfill_id = launch_backfill(url, first, last)
+    print(f"backfill {backfill_id}: {first}...{last} launched; {url}/overview/backfills")
+    state = wait_for_backfill(url, backfill_id)
+    runs = ", ".join(f"{r['id'][:8]} {r['status']}" for r in state["runs"])
+    print(f"backfill {backfill_id}: {state['status']} ({len(state['runs'])} run(s): {runs})")
+    if state["status"] not in {"COMPLETED", "COMPLETED_SUCCESS"}:
+        raise SystemExit(1)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m orchestration.cli", description=__doc__)
-    parser.add_argument("command", choices=["demo", "run"])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("demo", help="materialize everything headless and print the tables")
+    sub.add_parser("run", help="materialize everything, then serve the UI until Ctrl-C")
+    fill = sub.add_parser("backfill", help="backfill the sales days FROM..TO in one run")
+    fill.add_argument("--from", dest="first", required=True, help="YYYY-MM-DD")
+    fill.add_argument("--to", dest="last", required=True, help="YYYY-MM-DD")
+    fill.add_argument("--url", default=f"http://127.0.0.1:{UI_PORT}", help="the webserver")
     args = parser.parse_args(argv)
-    {"demo": demo, "run": run}[args.command]()
+    if args.command == "backfill":
+        backfill(args.first, args.last, args.url)
+    else:
+        {"demo": demo, "run": run}[args.command]()
 
 
 if __name__ == "__main__":

@@ -23,10 +23,17 @@ from orchestration.resources.sources import CsvLandingResource
 from sample_sources.sales import write_drops
 
 
+def skipped(result) -> str | None:
+    """The skip message of a tick that requested nothing, else None."""
+    if isinstance(result, SensorResult) and not result.run_requests and result.skip_reason:
+        return result.skip_reason.skip_message
+    return None
+
+
 def tick(landing_dir, cursor=None, instance=None):
     context = build_sensor_context(
         cursor=cursor,
-        instance=instance,
+        instance=instance or DagsterInstance.ephemeral(),
         resources={"landing": CsvLandingResource(location=str(landing_dir))},
     )
     return sales_drop_sensor(context), context
@@ -34,7 +41,7 @@ def tick(landing_dir, cursor=None, instance=None):
 
 def test_drop_sensor_runs_new_files_once_and_changed_files_again(tmp_path):
     result, _ = tick(tmp_path)
-    assert isinstance(result, SkipReason) and "no new or changed drop" in result.skip_message
+    assert "no new or changed drop" in skipped(result)
 
     write_drops(tmp_path, date(2024, 3, 1), 2, 200)
     first, _ = tick(tmp_path)
@@ -46,7 +53,7 @@ def test_drop_sensor_runs_new_files_once_and_changed_files_again(tmp_path):
 
     # The same files: nothing to do.
     result, _ = tick(tmp_path, cursor)
-    assert isinstance(result, SkipReason)
+    assert skipped(result)
 
     # A changed file runs again, under a new run key; a new day runs too.
     path = tmp_path / "sales" / "sales_2024-03-02.csv"
@@ -63,7 +70,20 @@ def test_drop_sensor_waits_for_todays_partition(tmp_path):
     write_drops(tmp_path, today, 1, 20)
     result, _ = tick(tmp_path)
     # Today's partition does not exist until the day is over: look again later, not now.
-    assert isinstance(result, SkipReason)
+    assert skipped(result)
+    assert today.isoformat() not in json.loads(result.cursor)
+
+
+def test_a_first_tick_skips_days_already_loaded_from_the_same_file(platform):
+    instance = DagsterInstance.ephemeral()
+    raw_sales = [a for a in all_assets if AssetKey("raw_sales") in a.keys]
+    assert materialize(
+        raw_sales, partition_key="2024-03-01", resources=platform.resources(), instance=instance
+    ).success
+    result, _ = tick(platform.landing_dir, instance=instance)
+    # 2024-03-01 was loaded after its file last changed; the other two days were never loaded.
+    assert [r.partition_key for r in result.run_requests] == ["2024-03-02", "2024-03-03"]
+    assert "2024-03-01" in json.loads(result.cursor)
 
 
 def test_sales_schedule_runs_yesterdays_partition_at_two():

@@ -3,22 +3,48 @@
 import json
 
 from dagster import (
+    AssetKey,
+    AssetRecordsFilter,
+    DagsterInstance,
     DefaultSensorStatus,
     RunRequest,
     SensorEvaluationContext,
     SensorResult,
-    SkipReason,
     sensor,
 )
 
 from orchestration.defs.jobs import sales_job
 from orchestration.defs.partitions import daily_partitions
-from orchestration.resources.sources import CsvLandingResource
+from orchestration.resources.sources import CsvLandingResource, Drop
 
 
-def fingerprint(size: int, mtime_ns: int) -> str:
+def fingerprint(drop: Drop) -> str:
     """What makes a drop new: its size and modification time."""
-    return f"{size}-{mtime_ns}"
+    return f"{drop.size}-{drop.mtime_ns}"
+
+
+def already_loaded(instance: DagsterInstance, drops: dict[str, Drop]) -> dict[str, str]:
+    """Drops whose day was materialized after the file last changed (by `make demo`, the UI or
+    a backfill): a sensor switched on for the first time does not load them again."""
+    loaded_at: dict[str, float] = {}
+    records_filter = AssetRecordsFilter(
+        asset_key=AssetKey("raw_sales"), asset_partitions=list(drops)
+    )
+    cursor = None
+    while True:
+        page = instance.fetch_materializations(records_filter, limit=1000, cursor=cursor)
+        for record in page.records:
+            day = record.partition_key
+            if day is not None:
+                loaded_at[day] = max(loaded_at.get(day, 0.0), record.timestamp)
+        if not page.has_more:
+            break
+        cursor = page.cursor
+    return {
+        day: fingerprint(drop)
+        for day, drop in drops.items()
+        if day in loaded_at and drop.mtime_ns / 1e9 <= loaded_at[day]
+    }
 
 
 @sensor(
@@ -30,11 +56,14 @@ def fingerprint(size: int, mtime_ns: int) -> str:
     "never runs twice, a changed one runs again.",
 )
 def sales_drop_sensor(context: SensorEvaluationContext, landing: CsvLandingResource):
-    seen: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
     drops = landing.drops()
+    if context.cursor:
+        seen: dict[str, str] = json.loads(context.cursor)
+    else:
+        seen = already_loaded(context.instance, drops)
     requests, waiting = [], []
     for day, drop in drops.items():
-        mark = fingerprint(drop.size, drop.mtime_ns)
+        mark = fingerprint(drop)
         if seen.get(day) == mark:
             continue
         if not daily_partitions.has_partition_key(day):
@@ -46,5 +75,8 @@ def sales_drop_sensor(context: SensorEvaluationContext, landing: CsvLandingResou
     if waiting:
         context.log.info(f"drops without a partition yet: {waiting}")
     if not requests:
-        return SkipReason(f"no new or changed drop among {len(drops)} file(s)")
+        return SensorResult(
+            skip_reason=f"no new or changed drop among {len(drops)} file(s)",
+            cursor=json.dumps(seen, sort_keys=True),
+        )
     return SensorResult(run_requests=requests, cursor=json.dumps(seen, sort_keys=True))

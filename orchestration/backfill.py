@@ -1,0 +1,92 @@
+"""Launch a single-run backfill of the daily sales assets through the webserver's GraphQL API.
+
+`DagsterGraphQLClient` has no backfill call, so this posts the `launchPartitionBackfill`
+mutation itself; the daemon then launches the backfill, as one run when every selected asset has
+`BackfillPolicy.single_run()`.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import date, timedelta
+from typing import Any
+
+import httpx
+
+SALES_ASSETS = ["raw_sales", "sales_orders", "sales_rejects", "sales_daily", "sales_orders_export"]
+DONE = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
+
+LAUNCH = """
+mutation Launch($params: LaunchBackfillParams!) {
+  launchPartitionBackfill(backfillParams: $params) {
+    __typename
+    ... on LaunchBackfillSuccess { backfillId }
+    ... on PythonError { message }
+    ... on UnauthorizedError { message }
+    ... on PartitionSetNotFoundError { message }
+    ... on InvalidSubsetError { message }
+  }
+}
+"""
+
+STATUS = """
+query Status($id: String!) {
+  partitionBackfillOrError(backfillId: $id) {
+    __typename
+    ... on PartitionBackfill { status runs(limit: 100) { id status } }
+    ... on PythonError { message }
+  }
+}
+"""
+
+
+class BackfillError(RuntimeError):
+    """The webserver refused or failed the backfill."""
+
+
+def days_between(first: str, last: str) -> list[str]:
+    start, end = date.fromisoformat(first), date.fromisoformat(last)
+    if end < start:
+        raise ValueError(f"{last} is before {first}")
+    return [(start + timedelta(days=i)).isoformat() for i in range((end - start).days + 1)]
+
+
+def _graphql(url: str, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+    response = httpx.post(
+        f"{url.rstrip('/')}/graphql", json={"query": query, "variables": variables}
+    )
+    response.raise_for_status()
+    body = response.json()
+    if body.get("errors"):
+        raise BackfillError("; ".join(e["message"] for e in body["errors"]))
+    return body["data"]
+
+
+def launch_backfill(url: str, first: str, last: str, assets: list[str] = SALES_ASSETS) -> str:
+    """Launch a backfill of `assets` for every day from `first` to `last`; returns its id."""
+    params = {
+        "partitionNames": days_between(first, last),
+        "assetSelection": [{"path": [a]} for a in assets],
+        "title": f"sales {first}...{last}",
+    }
+    result = _graphql(url, LAUNCH, {"params": params})["launchPartitionBackfill"]
+    if result["__typename"] != "LaunchBackfillSuccess":
+        raise BackfillError(f"{result['__typename']}: {result.get('message', '')}")
+    return result["backfillId"]
+
+
+def wait_for_backfill(url: str, backfill_id: str, timeout_s: float = 600) -> dict[str, Any]:
+    """Poll until the backfill is done; returns its status and runs."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        state = _graphql(url, STATUS, {"id": backfill_id})["partitionBackfillOrError"]
+        if state["__typename"] != "PartitionBackfill":
+            raise BackfillError(state.get("message", state["__typename"]))
+        runs_done = all(r["status"] in {"SUCCESS", "FAILURE", "CANCELED"} for r in state["runs"])
+        if state["status"] in DONE and runs_done:
+            return state
+        if time.monotonic() > deadline:
+            raise BackfillError(
+                f"backfill {backfill_id} still {state['status']} after {timeout_s}s"
+            )
+        time.sleep(1)
