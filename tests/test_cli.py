@@ -2,22 +2,16 @@
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.processes import free_port, wait_for_http
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def embedded_env(tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -76,16 +70,7 @@ def test_run_serves_the_ui_and_ctrl_c_stops_everything(tmp_path):
     )
     ui = f"http://127.0.0.1:{ui_port}/server_info"
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            assert proc.poll() is None, proc.stdout.read()[-3000:]
-            try:
-                if httpx.get(ui, timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the Dagster UI never answered"
-            time.sleep(1)
+        wait_for_http(ui, 180, alive=lambda: proc.poll() is None)
         os.killpg(proc.pid, signal.SIGINT)
         assert proc.wait(timeout=60) == 0
     finally:
