@@ -14,6 +14,7 @@ import psycopg
 import pytest
 
 from orchestration.resources.sources import CsvLandingResource, GraphQLResource, RestApiResource
+from orchestration.resources.quality import QualityThresholds
 from orchestration.resources.storage import LakeResource, WarehouseResource
 from orchestration.storage.warehouse import Warehouse, open_warehouse
 from sample_sources.sales import write_drops
@@ -105,6 +106,7 @@ class Platform:
     def resources(self, **overrides: Any) -> dict[str, Any]:
         fast_retries = {"max_retries": 3, "backoff_base_s": 0.01, "backoff_max_s": 0.05}
         return {
+            "quality": QualityThresholds(),
             "warehouse": WarehouseResource(url=self.warehouse_url),
             "lake": LakeResource(url=str(self.lake_dir)),
             "landing": CsvLandingResource(location=str(self.landing_dir)),
