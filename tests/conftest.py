@@ -13,8 +13,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from orchestration.resources.sources import CsvLandingResource, GraphQLResource, RestApiResource
 from orchestration.resources.quality import QualityThresholds
+from orchestration.resources.sources import CsvLandingResource, GraphQLResource, RestApiResource
 from orchestration.resources.storage import LakeResource, WarehouseResource
 from orchestration.storage.warehouse import Warehouse, open_warehouse
 from sample_sources.sales import write_drops
