@@ -574,8 +574,9 @@ def verify(spec: dict[str, Any]) -> dict[str, Any]:
 
         with psycopg.connect(spec["url"]) as conn:
             res = [conn.execute(s).fetchone() for s in sql]
-    # Every Parquet file the variant left in its lake, wherever its layout puts them.
-    exported = sum(pq.read_metadata(f).num_rows for f in Path(spec["lake"]).rglob("*.parquet"))
+    # The published Parquet exports (the pipeline's clean zone is a staging copy, not output).
+    exports = (Path(spec["lake"]) / "parquet").rglob("*.parquet")
+    exported = sum(pq.read_metadata(f).num_rows for f in exports)
     return {
         "orders": int(res[0][0]),
         "units": int(res[0][1] or 0),
