@@ -178,3 +178,24 @@ def test_full_text_index_follows_writes(warehouse: Warehouse):
 def test_unknown_url_schemes_are_refused():
     with pytest.raises(ValueError, match="mysql"):
         open_warehouse("mysql://localhost/db")
+
+
+def test_values_that_look_like_nulls_stay_values(warehouse: Warehouse):
+    from orchestration.contracts.datasets import COUNTRIES
+
+    row = {
+        "code": "NA",
+        "name": "Namibia",
+        "native": "N/A",
+        "capital": "NULL",
+        "currency": "nan",
+        "emoji": "",
+        "continent_code": "AF",
+        "continent_name": "Africa",
+        "languages": "[]",
+        "fetched_at": dt.datetime(2024, 3, 1, tzinfo=dt.UTC),
+    }
+    warehouse.replace_partitions(
+        COUNTRIES, pa.Table.from_pylist([row], COUNTRIES.arrow_schema), ["AF"]
+    )
+    assert warehouse.read(COUNTRIES).to_pylist() == [row]

@@ -578,7 +578,9 @@ class PostgresWarehouse(Warehouse):
             read_options=pa_csv.ReadOptions(column_names=contract.column_names),
             convert_options=pa_csv.ConvertOptions(
                 column_types=contract.arrow_schema,
-                # COPY writes NULL as an unquoted empty field and '' as a quoted one.
+                # COPY writes NULL as an unquoted empty field and '' as a quoted one; nothing
+                # else is NULL (pyarrow's defaults would read Namibia's code "NA" as one).
+                null_values=[""],
                 strings_can_be_null=True,
                 quoted_strings_can_be_null=False,
                 true_values=["t"],
