@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (the session fixtures are imported from serving_fixtures)
 """Every endpoint of the serving API, on SQLite and on PostgreSQL, over a warehouse filled by
 materializing the real assets (shared read-only by the tests of one engine)."""
 
@@ -13,7 +12,23 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from serving_fixtures import api, served_postgres, served_sqlite, served_url  # noqa: F401
+
+try:  # tests/ as a package or as a plain folder
+    from tests.serving_fixtures import (
+        api,
+        client_for,
+        served_postgres,
+        served_sqlite,
+        served_url,
+    )
+except ModuleNotFoundError:
+    from serving_fixtures import (  # noqa: F401
+        api,
+        client_for,
+        served_postgres,
+        served_sqlite,
+        served_url,
+    )
 
 from orchestration.contracts import CONTRACTS
 from orchestration.storage.warehouse import open_warehouse
@@ -320,8 +335,6 @@ def test_cursor_is_tied_to_its_query(api: TestClient) -> None:
 
 # -- counts -------------------------------------------------------------------------------------
 def test_counts_are_exact_for_tables_and_capped_when_filtered(served_url: str) -> None:
-    from serving_fixtures import client_for
-
     wh = open_warehouse(served_url)
     total = wh.count(CONTRACTS["records"])
     with client_for(served_url, count_cap=25) as client:

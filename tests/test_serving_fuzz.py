@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (the session fixtures are imported from serving_fixtures)
 """A bounded schemathesis run over the OpenAPI spec, on each engine: no answer is a 5xx, and
 every answer matches its documented schema."""
 
@@ -8,7 +7,21 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import response_schema_conformance
-from serving_fixtures import served_postgres, served_sqlite, served_url, settings_for  # noqa: F401
+
+try:  # tests/ as a package or as a plain folder
+    from tests.serving_fixtures import (
+        served_postgres,
+        served_sqlite,
+        served_url,
+        settings_for,
+    )
+except ModuleNotFoundError:
+    from serving_fixtures import (  # noqa: F401
+        served_postgres,
+        served_sqlite,
+        served_url,
+        settings_for,
+    )
 
 from serving.app import create_app
 

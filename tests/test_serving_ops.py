@@ -20,7 +20,11 @@ import httpx
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
-from serving_fixtures import client_for, settings_for, write_tie_records
+
+try:  # tests/ as a package or as a plain folder
+    from tests.serving_fixtures import client_for, settings_for, write_tie_records
+except ModuleNotFoundError:
+    from serving_fixtures import client_for, settings_for, write_tie_records
 
 from orchestration.contracts import CONTRACTS
 from orchestration.storage.warehouse import open_warehouse
@@ -123,33 +127,34 @@ def test_health_is_503_when_the_sqlite_file_does_not_exist_yet(tmp_path: Path) -
 
 
 def _create_runs(url: str) -> None:
-    pg = not url.startswith("sqlite")
-    ts, num = ("TIMESTAMPTZ", "DOUBLE PRECISION") if pg else ("TEXT", "REAL")
-    ddl = (
-        "CREATE TABLE pipeline_runs (run_id TEXT PRIMARY KEY, job TEXT, partitions TEXT, "
-        f"status TEXT, started_at {ts}, ended_at {ts}, duration_s {num}, "
-        "records_processed BIGINT, error TEXT)"
-    )
+    import pyarrow as pa
+
+    from orchestration.contracts.datasets import PIPELINE_RUNS
+    from orchestration.storage.warehouse import open_warehouse
+
     base = dt.datetime(2024, 3, 1, 2, 0, tzinfo=dt.UTC)
     runs = [
         ("r1", "sales_job", "2024-03-01", "SUCCESS", 0, 30.0, 1000, None),
         ("r2", "sales_job", "2024-03-02", "FAILURE", 60, 5.5, 0, "source down: 503"),
-        ("r3", "rest_api_job", "", "SUCCESS", 120, 2.0, 110, None),
+        ("r3", "rest_api_job", None, "SUCCESS", 120, 2.0, 110, None),
     ]
-    from orchestration.storage.warehouse import open_warehouse, timestamp_text
-
-    wh = open_warehouse(url)
-    p = wh.placeholder
-    with wh.transaction() as conn:
-        conn.execute(ddl)
-        for run_id, job, part, status, offset, duration, records, error in runs:
-            start = base + dt.timedelta(minutes=offset)
-            end = start + dt.timedelta(seconds=duration)
-            values = [start, end] if pg else [timestamp_text(start), timestamp_text(end)]
-            conn.execute(
-                f"INSERT INTO pipeline_runs VALUES ({', '.join([p] * 9)})",
-                [run_id, job, part, status, *values, duration, records, error],
-            )
+    rows = [
+        {
+            "run_id": run_id,
+            "job": job,
+            "partitions": part,
+            "status": status,
+            "started_at": base + dt.timedelta(minutes=offset),
+            "ended_at": base + dt.timedelta(minutes=offset, seconds=duration),
+            "duration_s": duration,
+            "records_processed": records,
+            "error": error,
+        }
+        for run_id, job, part, status, offset, duration, records, error in runs
+    ]
+    open_warehouse(url).upsert(
+        PIPELINE_RUNS, pa.Table.from_pylist(rows, PIPELINE_RUNS.arrow_schema)
+    )
 
 
 def test_stats_and_last_run_before_and_after_pipeline_runs_exists(warehouse_url: str) -> None:

@@ -1,0 +1,361 @@
+"""Serving API benchmark: wrk against uvicorn on a 1M-row `sales_orders`, beside Datasette.
+
+    .venv/bin/python bench/serving.py [--rows 1000000] [--duration 10] [--connections 32]
+                                      [--engines sqlite,postgresql] [--rebuild]
+
+Builds (once, then reuses) a SQLite file and a PostgreSQL database with ROWS sales orders over
+365 daily partitions, written through the platform's warehouse writer, plus `records` derived
+from them by the records asset's own SQL (for full-text search). Then, per engine, it starts
+`python -m serving` (one uvicorn worker) and runs wrk for: a trivial endpoint of the same app
+(`/ping`), the first page, a cursor page ~90% deep, a filtered page, a search, and the 304 path.
+On the SQLite file it also starts Datasette (immutable, facets off) and measures its first page
+and its `_next` page at the same depth with `_nocount=1`. Prints req/s, p50, p99 and the ratios
+against the issue's targets. Needs `wrk` (Debian package `wrk`; installed with apt-get when
+missing and running as root).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import datetime as dt
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote as urlquote
+
+import httpx
+import numpy as np
+import psycopg
+import pyarrow as pa
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from orchestration.contracts import CONTRACTS  # noqa: E402
+from orchestration.storage.warehouse import open_warehouse, timestamp_text  # noqa: E402
+
+SECRET = "bench-cursor-secret"
+PG_ADMIN = os.environ.get("BENCH_POSTGRES_URL", "postgresql://root@127.0.0.1:5432/postgres")
+PG_DB = "bench_serving"
+DAYS = 365
+START = dt.date(2024, 1, 1)
+PRODUCTS = [
+    "Notebook A5", "Ballpoint Pen (10-pack)", "Cable, USB-C (2m)", "Desk Lamp", "Mouse, Wireless",
+    "Keyboard", "Monitor 27in", "Coffee Beans 1kg", "Mug", "Water Bottle", "Backpack",
+    "Headphones", "Phone Case", "Charger 65W", "Sticky Notes", "Stapler",
+    "Whiteboard Marker Set", "Laptop Stand", "HDMI Cable", "Chair Cushion",
+]  # fmt: skip
+
+
+# -- data ---------------------------------------------------------------------------------------
+def orders_table(rows: int, seed: int = 42) -> pa.Table:
+    rng = np.random.default_rng(seed)
+    day_index = np.sort(rng.integers(0, DAYS, rows))
+    dates = pa.array(np.datetime64(START, "D") + day_index.astype("timedelta64[D]"))
+    ids = [f"ORD-{i:08d}" for i in range(rows)]
+    customers = [f"CUST-{c:04d}" for c in rng.integers(0, 500, rows)]
+    products = [PRODUCTS[p] for p in rng.integers(0, len(PRODUCTS), rows)]
+    return pa.table(
+        {
+            "order_id": ids,
+            "customer_id": customers,
+            "product": products,
+            "quantity": rng.integers(1, 11, rows),
+            "price": np.round(rng.uniform(1, 250, rows), 2),
+            "order_date": dates.cast(pa.date32()),
+        }
+    )
+
+
+def build(url: str, rows: int) -> None:
+    from orchestration.defs.records.assets import source_queries
+
+    wh = open_warehouse(url)
+    orders = CONTRACTS["sales_orders"]
+    t = time.perf_counter()
+    table = orders_table(rows)
+    days = [(START + dt.timedelta(days=d)).isoformat() for d in range(DAYS)]
+    wh.replace_partitions(orders, table, days)
+    records = CONTRACTS["records"]
+    wh.ensure_table(records)
+    now = timestamp_text(dt.datetime.now(dt.UTC))
+    wh.replace_from_query(
+        records, f"source = {wh.placeholder}", ["sales"], source_queries(wh)["sales"], [now],
+        slice_name="source=sales",
+    )  # fmt: skip
+    with wh.transaction() as conn:
+        conn.execute("ANALYZE")
+    print(f"  built {rows:,} orders + records on {wh.engine} in {time.perf_counter() - t:.0f}s")
+
+
+def ensure_data(engine: str, rows: int, rebuild: bool, workdir: Path) -> str:
+    if engine == "sqlite":
+        path = workdir / "serving_bench.db"
+        url = f"sqlite:///{path}"
+        if rebuild or not path.exists() or _count(url) != rows:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+            build(url, rows)
+        return url
+    url = f"{PG_ADMIN.rsplit('/', 1)[0]}/{PG_DB}"
+    if rebuild or _count(url) != rows:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{PG_DB}"')
+        build(url, rows)
+    return url
+
+
+def _count(url: str) -> int | None:
+    try:
+        return open_warehouse(url).query("SELECT COUNT(*) FROM sales_orders")[0][0]
+    except Exception:
+        return None
+
+
+# -- processes ----------------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(cmd: list[str], env: dict[str, str], probe: str) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(probe, timeout=2).status_code < 500:
+                return proc
+        except httpx.TransportError:
+            pass
+        if proc.poll() is not None:
+            raise SystemExit(f"{cmd[:3]} exited with {proc.returncode}")
+        time.sleep(0.2)
+    stop(proc)
+    raise SystemExit(f"{probe} did not answer")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+# -- wrk ----------------------------------------------------------------------------------------
+@dataclass
+class Result:
+    name: str
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+def ensure_wrk() -> str:
+    path = shutil.which("wrk")
+    if path:
+        return path
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        print("installing wrk with apt-get ...")
+        subprocess.run(["apt-get", "update", "-qq"], check=False)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True)
+        path = shutil.which("wrk")
+    if not path:
+        raise SystemExit("wrk is missing: apt-get install wrk")
+    return path
+
+
+def _ms(text: str) -> float:
+    m = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text.strip())
+    if not m:
+        return float("nan")
+    value, unit = float(m.group(1)), m.group(2)
+    return value * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[unit]
+
+
+def wrk(
+    name: str, url: str, args: argparse.Namespace, headers: dict[str, str] | None = None
+) -> Result:
+    cmd = [ensure_wrk(), "-t2", f"-c{args.connections}", f"-d{args.duration}s", "--latency"]
+    for key, value in (headers or {}).items():
+        cmd += ["-H", f"{key}: {value}"]
+    # A short warm-up: pools filled, statements prepared, pages cached.
+    subprocess.run([*cmd[:2], f"-c{args.connections}", "-d2s", *cmd[4:5], url], capture_output=True)
+    out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))
+    p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    errors = int(bad.group(1)) if bad else 0
+    sock = re.search(r"Socket errors:.*", out)
+    if sock:
+        errors += sum(int(n) for n in re.findall(r"\d+", sock.group(0)))
+    result = Result(name, rps, p50, p99, errors)
+    print(f"  {name:<34} {rps:>9.0f} req/s  p50 {p50:>7.2f} ms  p99 {p99:>7.2f} ms"
+          + (f"  ERRORS {errors}" if errors else ""))  # fmt: skip
+    return result
+
+
+# -- scenarios ----------------------------------------------------------------------------------
+def deep_cursor(base: str, url: str, depth: int) -> str:
+    """A real `next` token of the API, moved to the row at `depth` and signed again."""
+    from serving.query import encode_cursor
+
+    first = httpx.get(f"{base}/sales/orders", params={"limit": 50}).json()
+    payload_text = first["next"].split(".")[0]
+    payload = json.loads(base64.urlsafe_b64decode(payload_text + "=" * (-len(payload_text) % 4)))
+    wh = open_warehouse(url)
+    row = wh.query(
+        "SELECT CAST(order_date AS TEXT), order_id FROM sales_orders "
+        f"ORDER BY order_date, order_id LIMIT 1 OFFSET {int(depth)}"
+    )[0]
+    payload["v"] = [str(row[0]), row[1]]
+    return encode_cursor(SECRET.encode(), payload)
+
+
+def bench_api(engine: str, url: str, args: argparse.Namespace) -> dict[str, Result]:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = dict(os.environ, WAREHOUSE_URL=url, SERVING_CURSOR_SECRET=SECRET,
+               SERVING_POOL_SIZE=str(args.pool))  # fmt: skip
+    proc = start([sys.executable, "-m", "serving", "--port", str(port)], env, f"{base}/ping")
+    try:
+        depth = int(args.rows * 0.9)
+        token = deep_cursor(base, url, depth)
+        first = f"{base}/sales/orders?limit=50"
+        etag = httpx.get(first).headers["etag"]
+        deep = f"{base}/sales/orders?limit=50&cursor={token}"
+        assert httpx.get(deep).status_code == 200
+        filtered = f"{base}/sales/orders?limit=50&date_from=2024-07-01&min_quantity=5"
+        # A selective search: one order's amount (a handful of matches among 1M records).
+        amount = open_warehouse(url).query(
+            "SELECT value FROM records WHERE source = 'sales' "
+            "ORDER BY source_id LIMIT 1 OFFSET 4242"
+        )[0][0]
+        search = f"{base}/data?limit=50&search={amount}"
+        assert httpx.get(search).json()["data"], "the search found nothing"
+        print(f"\n{engine}: serving API (1 uvicorn worker, {args.connections} connections)")
+        return {
+            "trivial": wrk("trivial (/ping)", f"{base}/ping", args),
+            "first": wrk("first page (limit 50)", first, args),
+            "deep": wrk(f"cursor page at row {depth:,}", deep, args),
+            "filtered": wrk("filtered page", filtered, args),
+            "search": wrk("full-text search", search, args),
+            "304": wrk("304 (If-None-Match)", first, args, {"If-None-Match": etag}),
+        }
+    finally:
+        stop(proc)
+
+
+def bench_datasette(url: str, args: argparse.Namespace) -> dict[str, Result]:
+    path = Path(url.split(":///", 1)[1])
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    datasette = str(Path(sys.executable).parent / "datasette")
+    settings = ["--setting", "suggest_facets", "off", "--setting", "default_facet_size", "0"]
+    cmd = [datasette, "serve", "-i", str(path), "--port", str(port), *settings]
+    proc = start(cmd, dict(os.environ), f"{base}/-/versions.json")
+    try:
+        db = path.stem
+        first = f"{base}/{db}/sales_orders.json?_nocount=1&_size=50"
+        depth = int(args.rows * 0.9)
+        row = open_warehouse(url).query(
+            "SELECT order_date, order_id FROM sales_orders "
+            f"ORDER BY order_date, order_id LIMIT 1 OFFSET {int(depth)}"
+        )[0]
+        body = httpx.get(first).json()
+        assert body.get("next"), "datasette gave no _next token"
+        token = ",".join(urlquote(str(v), safe="") for v in row)
+        deep = f"{first}&_next={token}"
+        got = httpx.get(deep).json()
+        rows = got.get("rows") or []
+        assert rows, f"datasette's deep page is empty: {str(got)[:200]}"
+        version = subprocess.run([datasette, "--version"], capture_output=True, text=True)
+        print(f"\nsqlite: {version.stdout.strip()} (immutable, facets off, _nocount=1)")
+        return {
+            "first": wrk("datasette first page", first, args),
+            "deep": wrk(f"datasette _next at row {depth:,}", deep, args),
+        }
+    finally:
+        stop(proc)
+
+
+def report(results: dict[str, dict[str, Result]]) -> None:
+    print("\nTargets")
+    rows = []
+    for engine, r in results.items():
+        if engine == "datasette":
+            continue
+        first_floor = 0.45 if engine == "sqlite" else 0.3
+        rows += [
+            (engine, "deep page p50 / first page p50 <= 1.3",
+             r["deep"].p50_ms / r["first"].p50_ms, r["deep"].p50_ms / r["first"].p50_ms <= 1.3),
+            (engine, f"first page / trivial req/s >= {first_floor}",
+             r["first"].rps / r["trivial"].rps, r["first"].rps / r["trivial"].rps >= first_floor),
+            (engine, "304 / trivial req/s >= 0.8",
+             r["304"].rps / r["trivial"].rps, r["304"].rps / r["trivial"].rps >= 0.8),
+            (engine, "worst p99 (ms) <= 50", max(x.p99_ms for x in r.values()),
+             max(x.p99_ms for x in r.values()) <= 50),
+        ]  # fmt: skip
+    if "datasette" in results and "sqlite" in results:
+        d, s = results["datasette"], results["sqlite"]
+        rows += [
+            ("sqlite", "first page / Datasette first page >= 5",
+             s["first"].rps / d["first"].rps, s["first"].rps / d["first"].rps >= 5),
+            ("sqlite", "deep page / Datasette _next page >= 5",
+             s["deep"].rps / d["deep"].rps, s["deep"].rps / d["deep"].rps >= 5),
+        ]  # fmt: skip
+    for engine, what, value, ok in rows:
+        print(f"  {engine:<11} {what:<44} {value:>8.2f}  {'ok' if ok else 'MISSED'}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--rows", type=int, default=int(os.environ.get("ROWS", 1_000_000)))
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--pool", type=int, default=4)
+    parser.add_argument("--engines", default="sqlite,postgresql")
+    parser.add_argument("--workdir", default=str(ROOT / "data" / "bench"))
+    parser.add_argument("--rebuild", action="store_true")
+    parser.add_argument("--json", help="also write the results to this file")
+    args = parser.parse_args()
+    ensure_wrk()
+    workdir = Path(args.workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    results: dict[str, dict[str, Result]] = {}
+    for engine in args.engines.split(","):
+        url = ensure_data(engine, args.rows, args.rebuild, workdir)
+        results[engine] = bench_api(engine, url, args)
+        if engine == "sqlite":
+            results["datasette"] = bench_datasette(url, args)
+    report(results)
+    if args.json:
+        Path(args.json).write_text(
+            json.dumps(
+                {e: {k: vars(v) for k, v in r.items()} for e, r in results.items()}, indent=2
+            )
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,90 @@
+"""The serving API's app factory: `create_app(settings)`, and the module-level `app`.
+
+`uvicorn serving.app:app` or `python -m serving` serves it. Nothing here imports Dagster: the
+API reads what the assets wrote through `orchestration.contracts` and the warehouse tables.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+from starlette.middleware.cors import CORSMiddleware
+
+from serving.catalog import Catalog
+from serving.core.config import Settings, get_settings
+from serving.core.errors import install_error_handlers
+from serving.core.observability import AppCollector, Metrics, ObservabilityMiddleware
+from serving.db import DatabaseUnavailable, QueryTimeout, open_database
+from serving.deps import Context
+from serving.routes import countries, data, ops, sales, tables, users
+from serving.runs import RunsReader
+
+log = logging.getLogger("serving")
+
+DESCRIPTION = """
+Read-only REST over the platform's materialized tables (SQLite or PostgreSQL).
+
+* **Pagination**: cursor mode (`limit`, then `cursor` = the previous answer's `next`) is as fast
+  at any depth as on the first page; page mode (`page`, `page_size`) is kept for the source
+  documents' clients, up to `SERVING_MAX_PAGE_DEPTH` rows deep.
+* **Filters**: `column__op=value` on any column of the table, op one of `eq` (default), `ne`,
+  `gt`, `gte`, `lt`, `lte`, `in` (comma-separated), `contains`, `isnull`; `sort=column` or
+  `sort=-column`; `search` for full-text search where the table has it.
+* **Counts** are exact for whole tables (computed once per write) and capped for filtered ones.
+* **Caching**: every data answer has an `ETag` from the table's last write; send it back in
+  `If-None-Match` for a `304`.
+* **CSV**: `format=csv` or `Accept: text/csv` streams the rows.
+* **Errors**: `{"error": {"status", "code", "message", "details"}}`; 4xx for anything the client
+  can fix, 503 when the warehouse is unreachable or a query runs past its time limit.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    db = open_database(settings)
+    catalog = Catalog(db, settings.version_refresh_ms)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await db.open()
+        try:
+            await catalog.refresh()
+        except (DatabaseUnavailable, QueryTimeout) as exc:
+            log.warning("warehouse not reachable at startup: %s", exc)
+        log.info("serving %s warehouse", db.engine)
+        try:
+            yield
+        finally:
+            await db.close()
+            log.info("database pool closed")
+
+    app = FastAPI(
+        title="Data platform API",
+        version="1.0.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.ctx = Context(settings, db, catalog, settings.cursor_secret.encode())
+    app.state.runs = RunsReader(db)
+    app.state.metrics = metrics = Metrics()
+    metrics.registry.register(AppCollector(app))
+    install_error_handlers(app)
+    for module in (ops, data, users, countries, sales, tables):
+        app.include_router(module.router)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "HEAD", "OPTIONS"],
+            allow_headers=["*"],
+            expose_headers=["ETag", "Link", "X-Request-ID"],
+            max_age=600,
+        )
+    app.add_middleware(ObservabilityMiddleware, metrics=metrics, log_requests=settings.access_log)
+    return app
+
+
+app = create_app()

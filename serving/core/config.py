@@ -1,0 +1,91 @@
+"""Serving settings: environment variables (and a `.env` file), documented in the README."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Annotated
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def _split(value: object) -> object:
+    """Comma-separated lists in the environment: `a,b` as well as a JSON array."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            import json
+
+            return json.loads(text)
+        return [part.strip() for part in text.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """Every knob of the serving API. Variables are `SERVING_<NAME>`, except `WAREHOUSE_URL`,
+    which the whole platform shares."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SERVING_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    warehouse_url: str = Field(
+        "sqlite:///data/warehouse.db",
+        validation_alias=AliasChoices("WAREHOUSE_URL", "SERVING_WAREHOUSE_URL", "warehouse_url"),
+        description="The warehouse the Dagster assets write: sqlite:///path or postgresql://...",
+    )
+    api_keys: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Keys accepted in `X-API-Key` by write endpoints (comma-separated).",
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Origins allowed by CORS (comma-separated; `*` for any). Empty: CORS closed.",
+    )
+    query_timeout_ms: int = Field(2000, ge=10, description="Time limit of every read query.")
+    export_timeout_ms: int = Field(
+        60_000, ge=100, description="Time limit of one streamed CSV export."
+    )
+    max_page_depth: int = Field(
+        10_000, ge=100, description="Page mode: the deepest row (page * page_size) served."
+    )
+    count_cap: int = Field(
+        10_000, ge=1, description="Filtered counts stop at this many rows (`total_capped`)."
+    )
+    default_limit: int = Field(50, ge=1, description="Cursor mode: rows per page by default.")
+    max_limit: int = Field(1000, ge=1, description="Cursor mode: the largest `limit`.")
+    pool_size: int = Field(4, ge=1, le=64, description="Database connections (threads on SQLite).")
+    pool_timeout_ms: int = Field(
+        5000, ge=10, description="How long a request waits for a connection before a 503."
+    )
+    version_refresh_ms: int = Field(
+        1000, ge=0, description="How often table versions (ETags, freshness) are re-read."
+    )
+    cache_max_age_s: int = Field(0, ge=0, description="`Cache-Control: max-age` of data answers.")
+    freshness_max_age_s: int = Field(
+        36 * 3600, ge=1, description="/health marks a table stale after this many seconds."
+    )
+    cursor_secret: str = Field(
+        "dataplatform-serving-cursor",
+        description="Key that signs pagination cursors; set it per deployment.",
+    )
+    access_log: bool = Field(True, description="One JSON line per request on `serving.access`.")
+    log_level: str = Field("INFO", description="Level of the serving loggers.")
+    shutdown_timeout_s: int = Field(
+        10, ge=0, description="Graceful shutdown: how long in-flight requests may finish."
+    )
+
+    @field_validator("api_keys", "cors_origins", mode="before")
+    @classmethod
+    def _lists(cls, value: object) -> object:
+        return _split(value)
+
+    @property
+    def engine(self) -> str:
+        scheme = self.warehouse_url.split(":", 1)[0].split("+", 1)[0]
+        return "postgresql" if scheme in ("postgresql", "postgres") else scheme
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,62 @@
+"""Request dependencies (`Annotated`), shared by the routes."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Request
+
+from serving.catalog import Catalog
+from serving.core.config import Settings
+from serving.core.errors import ApiError
+from serving.db.base import Database
+
+
+@dataclass
+class Context:
+    """What the app holds for its whole life: settings, the database, the catalog."""
+
+    settings: Settings
+    db: Database
+    catalog: Catalog
+    cursor_key: bytes
+
+
+async def get_context(request: Request) -> Context:
+    return request.app.state.ctx
+
+
+ContextDep = Annotated[Context, Depends(get_context)]
+
+
+@dataclass
+class ListParams:
+    page: int | None = None
+    page_size: int | None = None
+    cursor: str | None = None
+    limit: int | None = None
+    sort: str | None = None
+    count: bool = False
+    format: str | None = None
+
+    @classmethod
+    def of(cls, values: dict[str, Any]) -> ListParams:
+        return cls(**{k: v for k, v in values.items() if k in cls.__dataclass_fields__})
+
+
+async def require_api_key(
+    ctx: ContextDep, x_api_key: Annotated[str | None, Header()] = None
+) -> None:
+    """Write endpoints: a key from `SERVING_API_KEYS` in `X-API-Key`."""
+    keys = ctx.settings.api_keys
+    if (
+        not keys
+        or x_api_key is None
+        or not any(hmac.compare_digest(x_api_key.encode(), k.encode()) for k in keys)
+    ):
+        raise ApiError(401, "unauthorized", "a valid X-API-Key is required")
+
+
+ApiKeyDep = Annotated[None, Depends(require_api_key)]

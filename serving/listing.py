@@ -1,0 +1,316 @@
+"""The one code path behind every list and item endpoint.
+
+validate the request (no I/O) -> table version from the in-memory catalog -> ETag, and a 304
+right there when it matches -> one keyset (or capped-offset) query -> JSON or streamed CSV.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import hashlib
+import io
+from collections.abc import AsyncIterator, Callable, Iterable
+from typing import Any
+from urllib.parse import urlencode
+
+import orjson
+from fastapi import Request
+from fastapi.responses import Response, StreamingResponse
+
+from orchestration.contracts import Contract
+from serving.catalog import Catalog, Snapshot
+from serving.core.errors import ApiError
+from serving.deps import Context, ListParams
+from serving.query import (
+    Condition,
+    Filter,
+    Order,
+    Select,
+    cursor_values,
+    decode_cursor,
+    encode_cursor,
+    parse_filter,
+    parse_sort,
+)
+
+# Parameters that shape the page but not the set of rows (left out of a cursor's fingerprint).
+PAGING = frozenset({"cursor", "limit", "page", "page_size", "format", "count"})
+
+
+def filters_from_query(
+    request: Request, contract: Contract, declared: frozenset[str]
+) -> list[Filter]:
+    """Every query parameter the route does not declare is a `col__op=value` filter."""
+    return [
+        parse_filter(contract, name, value)
+        for name, value in request.query_params.multi_items()
+        if name not in declared
+    ]
+
+
+def wants_csv(request: Request, fmt: str | None) -> bool:
+    if fmt is not None:
+        return fmt == "csv"
+    accept = request.headers.get("accept", "")
+    return "text/csv" in accept and "application/json" not in accept
+
+
+def _not_modified(request: Request, etag: str) -> bool:
+    header = request.headers.get("if-none-match")
+    if not header:
+        return False
+    tags = {t.strip().removeprefix("W/") for t in header.split(",")}
+    return etag in tags or "*" in tags
+
+
+def _cache_headers(ctx: Context, etag: str | None) -> dict[str, str]:
+    if etag is None:
+        return {"Cache-Control": "no-cache", "Vary": "Accept"}
+    return {
+        "ETag": etag,
+        "Cache-Control": f"public, max-age={ctx.settings.cache_max_age_s}, must-revalidate",
+        "Vary": "Accept",
+    }
+
+
+def json_response(body: Any, headers: dict[str, str], status: int = 200) -> Response:
+    return Response(
+        orjson.dumps(body), status_code=status, media_type="application/json", headers=headers
+    )
+
+
+class Listing:
+    """One request against one contract table."""
+
+    def __init__(
+        self,
+        request: Request,
+        ctx: Context,
+        contract: Contract,
+        *,
+        filters: Iterable[Filter] = (),
+        conditions: Iterable[Condition] = (),
+        search: str | None = None,
+        declared: frozenset[str] = frozenset(),
+    ) -> None:
+        self.request, self.ctx, self.contract = request, ctx, contract
+        db = ctx.db
+        all_filters = [*filters, *filters_from_query(request, contract, declared)]
+        search_query = None
+        if search is not None and search.strip():
+            if not contract.search:
+                raise ApiError(400, "invalid_parameter", f"{contract.name} has no full-text search")
+            from serving.query import check_text
+
+            search_query = db.search_param(check_text(search, "search"))
+            if search_query is None:
+                search = None
+        self.select = Select(contract, all_filters, list(conditions), search_query)
+        self.empty_search = search is not None and search.strip() != "" and search_query is None
+        cols = contract.columns
+        self.names = [c.name for c in cols]
+        self.converters: list[Callable[[Any], Any] | None] = [db.converter(c) for c in cols]
+        self.has_converters = any(self.converters)
+
+    # -- versions -------------------------------------------------------------------------------
+    async def _snapshot(self) -> tuple[Snapshot, str | None, bool]:
+        snap = await self.ctx.catalog.current()
+        exists = self.contract.name in snap.tables
+        return snap, Catalog.version(snap, self.contract.name), exists
+
+    def _etag(self, version: str | None, kind: str) -> str | None:
+        if version is None:
+            return None
+        scope = self.request.scope
+        query = b"&".join(sorted(scope["query_string"].split(b"&")))
+        return Catalog.etag(version, scope["path"], query, kind)
+
+    # -- rows -----------------------------------------------------------------------------------
+    def to_dicts(self, rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+        names = self.names
+        if not self.has_converters:
+            return [dict(zip(names, r, strict=True)) for r in rows]
+        convs = self.converters
+        return [
+            {n: (c(v) if c else v) for n, c, v in zip(names, convs, r, strict=True)} for r in rows
+        ]
+
+    def _fingerprint(self, order: Order) -> str:
+        items = sorted(
+            (k, v) for k, v in self.request.query_params.multi_items() if k not in PAGING
+        )
+        raw = repr((self.contract.name, self.request.url.path, items, order.spec))
+        return hashlib.blake2b(raw.encode(), digest_size=9).hexdigest()
+
+    async def _count(self, snap: Snapshot) -> tuple[int, bool]:
+        if self.empty_search:
+            return 0, False
+        if not self.select.filtered:
+            exact = await self.ctx.catalog.exact_count(snap, self.contract.name)
+            if exact is not None:
+                return exact, False
+        cap = self.ctx.settings.count_cap
+        sql, params = self.select.count_sql(self.ctx.db, cap)
+        n = (await self.ctx.db.fetch(sql, params, kind="count"))[0][0]
+        return min(n, cap), n > cap
+
+    async def _rows(self, **kwargs: Any) -> list[tuple[Any, ...]]:
+        if self.empty_search:
+            return []
+        sql, params = self.select.rows_sql(self.ctx.db, **kwargs)
+        return await self.ctx.db.fetch(sql, params)
+
+    # -- list endpoints -------------------------------------------------------------------------
+    async def respond(self, params: ListParams, *, default_mode: str = "cursor") -> Response:
+        settings = self.ctx.settings
+        request = self.request
+        order = parse_sort(self.contract, params.sort)
+        self.select.order = order
+        cursor_mode = params.cursor is not None or params.limit is not None
+        page_mode = params.page is not None or params.page_size is not None
+        if cursor_mode and page_mode:
+            raise ApiError(
+                400, "invalid_parameter", "use either page/page_size or cursor/limit, not both"
+            )
+        mode = "cursor" if cursor_mode else "page" if page_mode else default_mode
+        csv_out = wants_csv(request, params.format)
+        after = None
+        if params.cursor is not None:
+            payload = decode_cursor(self.ctx.cursor_key, params.cursor)
+            if payload.get("t") != self.contract.name or payload.get("f") != self._fingerprint(
+                order
+            ):
+                raise ApiError(
+                    400,
+                    "invalid_cursor",
+                    "the cursor belongs to another query: repeat its filters and sort",
+                )
+            after = cursor_values(order, payload.get("v"))
+        limit = params.limit or settings.default_limit
+        if limit > settings.max_limit:
+            raise ApiError(400, "invalid_parameter", f"limit: at most {settings.max_limit}")
+        page, page_size = params.page or 1, params.page_size or 10
+        if mode == "page" and page * page_size > settings.max_page_depth:
+            raise ApiError(
+                400,
+                "page_too_deep",
+                f"page mode serves the first {settings.max_page_depth} rows; "
+                "follow `next` in cursor mode (cursor/limit) to go deeper",
+            )
+
+        snap, version, exists = await self._snapshot()
+        etag = self._etag(version, "csv" if csv_out else "json")
+        headers = _cache_headers(self.ctx, etag)
+        if etag is not None and _not_modified(request, etag):
+            return Response(status_code=304, headers=headers)
+
+        if csv_out and not cursor_mode and not page_mode:
+            return self._stream_csv(exists, headers)
+
+        if mode == "page":
+            offset = (page - 1) * page_size
+            if exists:
+                rows, (total, capped) = await asyncio.gather(
+                    self._rows(limit=page_size + 1, offset=offset), self._count(snap)
+                )
+            else:
+                rows, total, capped = [], 0, False
+            has_more = len(rows) > page_size
+            rows = rows[:page_size]
+            if csv_out:
+                return self._csv_page(rows, headers)
+            body = {
+                "data": self.to_dicts(rows),
+                "total": total,
+                "total_capped": capped,
+                "page": page,
+                "page_size": page_size,
+                "has_more": has_more,
+            }
+            return json_response(body, headers)
+
+        if exists:
+            if params.count:
+                rows, (total, capped) = await asyncio.gather(
+                    self._rows(after=after, limit=limit + 1), self._count(snap)
+                )
+            else:
+                rows = await self._rows(after=after, limit=limit + 1)
+        else:
+            rows = []
+        more = len(rows) > limit
+        rows = rows[:limit]
+        token = next_url = None
+        if more:
+            last = rows[-1]
+            index = {n: i for i, n in enumerate(self.names)}
+            values = [last[index[c.name]] for c, _ in order.terms]
+            token = encode_cursor(
+                self.ctx.cursor_key,
+                {"t": self.contract.name, "f": self._fingerprint(order), "v": values},
+            )
+            items = [(k, v) for k, v in request.query_params.multi_items() if k != "cursor"]
+            next_url = request.url.path + "?" + urlencode([*items, ("cursor", token)])
+        if csv_out:
+            if next_url:
+                headers["Link"] = f'<{next_url}>; rel="next"'
+            return self._csv_page(rows, headers)
+        body = {"data": self.to_dicts(rows), "next": token, "next_url": next_url, "limit": limit}
+        if params.count:
+            body["total"], body["total_capped"] = (total, capped) if exists else (0, False)
+        return json_response(body, headers)
+
+    # -- one row ------------------------------------------------------------------------------
+    async def one(self, what: str) -> Response:
+        self.select.order = parse_sort(self.contract, None)
+        _, version, exists = await self._snapshot()
+        etag = self._etag(version, "json")
+        headers = _cache_headers(self.ctx, etag)
+        if etag is not None and _not_modified(self.request, etag):
+            return Response(status_code=304, headers=headers)
+        rows = await self._rows(limit=1) if exists else []
+        if not rows:
+            raise ApiError(404, "not_found", f"no {what}")
+        return json_response(self.to_dicts(rows)[0], headers)
+
+    # -- CSV ----------------------------------------------------------------------------------
+    def _csv_converters(self) -> list[Callable[[Any], Any]]:
+        def text(v: Any) -> Any:
+            return "" if v is None else v
+
+        def boolean(v: Any) -> Any:
+            return "" if v is None else ("true" if v else "false")
+
+        return [boolean if c.type == "bool" else text for c in self.contract.columns]
+
+    def _csv_lines(self, rows: list[tuple[Any, ...]], header: bool) -> bytes:
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        if header:
+            writer.writerow(self.names)
+        convs = self._csv_converters()
+        writer.writerows([[c(v) for c, v in zip(convs, r, strict=True)] for r in rows])
+        return buf.getvalue().encode()
+
+    def _csv_page(self, rows: list[tuple[Any, ...]], headers: dict[str, str]) -> Response:
+        return Response(
+            self._csv_lines(rows, True), media_type="text/csv; charset=utf-8", headers=headers
+        )
+
+    def _stream_csv(self, exists: bool, headers: dict[str, str]) -> Response:
+        db, timeout = self.ctx.db, self.ctx.settings.export_timeout_ms
+        sql, params = self.select.rows_sql(db)
+
+        async def body() -> AsyncIterator[bytes]:
+            yield self._csv_lines([], True)
+            if not exists or self.empty_search:
+                return
+            async for rows in db.stream(sql, params, timeout_ms=timeout):
+                yield self._csv_lines(rows, False)
+
+        headers = {
+            **headers,
+            "Content-Disposition": f'inline; filename="{self.contract.name}.csv"',
+        }
+        return StreamingResponse(body(), media_type="text/csv; charset=utf-8", headers=headers)

@@ -1,0 +1,108 @@
+"""`/`, `/ping`, `/health`, `/stats`, `/metrics`: what an operator or a newcomer looks at."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from serving.core.errors import ErrorEnvelope
+from serving.core.observability import metrics_response
+from serving.db.base import DatabaseUnavailable, QueryTimeout
+from serving.deps import ContextDep
+from serving.listing import json_response
+from serving.schemas import HealthAnswer, StatsAnswer
+
+router = APIRouter(tags=["operations"])
+NO_STORE = {"Cache-Control": "no-store"}
+
+LINKS = {
+    "docs": "/docs",
+    "openapi": "/openapi.json",
+    "data": "/data",
+    "users": "/users",
+    "posts": "/posts",
+    "countries": "/countries",
+    "sales_orders": "/sales/orders",
+    "sales_daily": "/sales/daily",
+    "sales_rejects": "/sales/rejects",
+    "tables": "/tables",
+    "health": "/health",
+    "stats": "/stats",
+    "metrics": "/metrics",
+}
+
+
+@router.get("/", summary="Links to every endpoint")
+async def root() -> dict[str, Any]:
+    return {"name": "dataplatform serving API", "links": LINKS}
+
+
+@router.get("/ping", summary="Liveness (no database)")
+async def ping() -> Response:
+    """Answers at once without touching the database: the process is alive."""
+    return Response(b'{"ok":true}', media_type="application/json", headers=NO_STORE)
+
+
+def _age(last_write: str | None, now: dt.datetime) -> float | None:
+    if not last_write:
+        return None
+    return (now - dt.datetime.fromisoformat(last_write)).total_seconds()
+
+
+@router.get(
+    "/health",
+    response_model=HealthAnswer,
+    summary="Database ping, last run, freshness",
+    responses={503: {"model": HealthAnswer, "description": "The warehouse is unreachable."}},
+)
+async def health(request: Request, ctx: ContextDep) -> Response:
+    """A real round trip to the warehouse, the last pipeline run and each table's last write
+    (`stale` after `SERVING_FRESHNESS_MAX_AGE_S`). 503 when the warehouse is unreachable."""
+    started = time.perf_counter()
+    database: dict[str, Any] = {"ok": True, "engine": ctx.db.engine}
+    try:
+        await ctx.db.ping()
+        database["latency_ms"] = round((time.perf_counter() - started) * 1000, 3)
+    except (DatabaseUnavailable, QueryTimeout) as exc:
+        database.update(ok=False, error=str(exc)[:300] or type(exc).__name__)
+        body = {"status": "unavailable", "database": database, "last_run": None, "tables": {}}
+        return json_response(body, NO_STORE, status=503)
+    snap = await ctx.catalog.refresh()
+    now = dt.datetime.now(dt.UTC)
+    limit = ctx.settings.freshness_max_age_s
+    tables = {}
+    for name in ctx.catalog.contract_tables(snap):
+        entry = snap.ledger.get(name)
+        age = _age(entry.last_write if entry else None, now)
+        tables[name] = {
+            "last_write": entry.last_write if entry else None,
+            "age_s": None if age is None else round(age, 3),
+            "stale": age is None or age > limit,
+        }
+    last_run = await request.app.state.runs.last_run(snap.tables)
+    body = {"status": "ok", "database": database, "last_run": last_run, "tables": tables}
+    return json_response(body, NO_STORE)
+
+
+@router.get(
+    "/stats",
+    response_model=StatsAnswer,
+    summary="Pipeline run statistics",
+    responses={503: {"model": ErrorEnvelope}},
+)
+async def stats(request: Request, ctx: ContextDep) -> Response:
+    """Total records processed, total duration, last success, last failure and its reason, run
+    count: from `pipeline_runs` (zeros and nulls until the platform writes it)."""
+    snap = await ctx.catalog.current()
+    body = await request.app.state.runs.stats(snap.tables)
+    return json_response(body, NO_STORE)
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+async def metrics(request: Request) -> Response:
+    """Requests, latencies, database statements and table freshness, in Prometheus text."""
+    return metrics_response(request.app)

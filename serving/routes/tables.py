@@ -1,0 +1,98 @@
+"""`/tables` and `/tables/{name}`: every contract table, queryable with no new code."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import Response
+
+from orchestration.contracts import CONTRACTS
+from serving.catalog import LEDGER, Catalog
+from serving.core.errors import ERROR_RESPONSES, ApiError, ErrorEnvelope
+from serving.deps import ListParams
+from serving.listing import Listing, _cache_headers, _not_modified, json_response
+from serving.params import LIST, SEARCH, openapi, parse
+from serving.query import OPERATORS, primary_key
+from serving.schemas import AnyRowsPage, TablesAnswer
+
+router = APIRouter(tags=["tables"], responses=ERROR_RESPONSES)
+PARAMS = (*LIST, SEARCH)
+NAMES = frozenset(p.name for p in PARAMS)
+
+
+def _operators(col_type: str) -> list[str]:
+    if col_type == "json":
+        return ["contains", "isnull"]
+    if col_type == "string":
+        return list(OPERATORS)
+    return [op for op in OPERATORS if op != "contains"]
+
+
+@router.get("/tables", response_model=TablesAnswer, summary="Materialized tables")
+async def list_tables(request: Request) -> Response:
+    """Every materialized contract table: its exact row count (computed once per write), its
+    last write and partitions from `partition_ledger`, its key and columns with their filters."""
+    ctx = request.app.state.ctx
+    snap = await ctx.catalog.current()
+    version = Catalog.version(snap, LEDGER)
+    etag = Catalog.etag(version, "/tables", sorted(snap.tables)) if version else None
+    headers = _cache_headers(ctx, etag)
+    if etag and _not_modified(request, etag):
+        return Response(status_code=304, headers=headers)
+    data = []
+    for name in ctx.catalog.contract_tables(snap):
+        contract = CONTRACTS[name]
+        entry = snap.ledger.get(name)
+        rows = await ctx.catalog.exact_count(snap, name) if entry else None
+        if name == LEDGER:
+            rows = sum(e.partitions for e in snap.ledger.values())
+        data.append(
+            {
+                "name": name,
+                "description": contract.description,
+                "rows": rows,
+                "last_write": entry.last_write if entry else None,
+                "partitions": entry.partitions if entry else None,
+                "key": list(primary_key(contract)),
+                "partition_column": contract.partition_column,
+                "search": bool(contract.search),
+                "url": f"/tables/{name}",
+                "columns": [
+                    {
+                        "name": c.name,
+                        "type": c.type,
+                        "nullable": c.nullable,
+                        "description": c.description,
+                        "filters": _operators(c.type),
+                    }
+                    for c in contract.columns
+                ],
+            }
+        )
+    return json_response({"data": data}, headers)
+
+
+@router.get(
+    "/tables/{name}",
+    response_model=AnyRowsPage,
+    summary="Rows of any contract table",
+    openapi_extra=openapi(PARAMS),
+    responses={404: {"model": ErrorEnvelope, "description": "No contract of that name."}},
+)
+async def table_rows(
+    request: Request,
+    name: Annotated[str, Path(max_length=64, description="A table listed by /tables.")],
+) -> Response:
+    """Rows of table `name` in key order, by cursor (`limit`, `cursor`) or page. Filter any
+    column as `col__op=value` with op one of eq (default), ne, gt, gte, lt, lte, in
+    (comma-separated), contains, isnull (true/false); e.g.
+    `/tables/sales_orders?quantity__gte=5&product__in=Mug,Stapler&sort=-price`."""
+    contract = CONTRACTS.get(name)
+    if contract is None:
+        raise ApiError(404, "not_found", f"no table {name[:64]!r}", {"tables": list(CONTRACTS)})
+    q = parse(request, PARAMS)
+    listing = Listing(
+        request, request.app.state.ctx, contract, search=q.get("search"), declared=NAMES
+    )
+    return await listing.respond(ListParams.of(q))
