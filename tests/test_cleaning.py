@@ -2,11 +2,12 @@
 
 from datetime import date
 
+import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
 from orchestration.contracts import ContractError
-from orchestration.defs.sales_csv.cleaning import clean_sales
+from orchestration.defs.sales_csv.cleaning import DropCleaner, clean_sales
 from sample_sources.sales import generate_day_with_stats
 
 DAY = date(2024, 3, 1)
@@ -150,3 +151,26 @@ def test_every_generated_line_is_accounted_for():
     assert pc.all(pc.equal(result.orders["order_date"], DAY)).as_py()
     assert pc.min(result.orders["quantity"]).as_py() >= 1
     assert 0.0 < result.reject_ratio < 0.05
+
+
+def test_small_blocks_clean_exactly_like_one_block():
+    # Duplicates, malformed lines and line numbers across block boundaries.
+    text, _ = generate_day_with_stats(DAY, 5_000, seed=11)
+    whole = clean_sales(text.encode(), DAY)
+    cleaner = DropCleaner(text.encode(), DAY, block_bytes=8 << 10)
+    blocks = list(cleaner.orders())
+    assert len(blocks) > 10
+    streamed = cleaner.result(pa.concat_tables(blocks))
+    assert streamed.orders.equals(whole.orders)
+    assert streamed.rejects.equals(whole.rejects)
+    assert (streamed.duplicates, streamed.rows_read, streamed.quantity_filled) == (
+        whole.duplicates,
+        whole.rows_read,
+        whole.quantity_filled,
+    )
+    assert streamed.orders_written == whole.orders.num_rows
+
+
+def test_result_before_the_orders_are_read_is_an_error():
+    with pytest.raises(RuntimeError):
+        DropCleaner(HEADER.encode(), DAY).result()

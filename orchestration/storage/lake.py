@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import posixpath
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -63,20 +63,27 @@ class Lake:
         full = self.full_path(relpath)
         return full if self._is_local else f"s3://{full}"
 
-    def write_with(self, relpath: str, write: Callable[[pa.NativeFile], None]) -> str:
-        """Write a file through `write(stream)` under a temporary name, then move it into place."""
+    @contextlib.contextmanager
+    def atomic(self, relpath: str) -> Iterator[pa.NativeFile]:
+        """A stream to `relpath` that appears under that name only if the block succeeds: it is
+        written under a temporary name beside it and moved into place on exit."""
         final = self.full_path(relpath)
         parent, name = posixpath.split(final)
         tmp = posixpath.join(parent, f".{name}.{uuid.uuid4().hex}.tmp")
         self.fs.create_dir(parent, recursive=True)
         try:
             with self.fs.open_output_stream(tmp) as out:
-                write(out)
+                yield out
             self.fs.move(tmp, final)
         except BaseException:
             with contextlib.suppress(OSError):
                 self.fs.delete_file(tmp)
             raise
+
+    def write_with(self, relpath: str, write: Callable[[pa.NativeFile], None]) -> str:
+        """Write a file through `write(stream)`, atomically (see `atomic`)."""
+        with self.atomic(relpath) as out:
+            write(out)
         return self.uri(relpath)
 
     def write_bytes(self, relpath: str, data: bytes) -> str:

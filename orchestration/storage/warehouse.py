@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 import sqlite3
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -174,48 +174,47 @@ class Warehouse(ABC):
     def replace_partitions(
         self,
         contract: Contract,
-        data: pa.Table,
+        data: pa.Table | Iterable[pa.Table],
         partitions: Sequence[str],
         conn: Any | None = None,
     ) -> int:
         """Replace the rows of `partitions` with `data`, in one transaction.
 
-        Every row of `data` must belong to one of `partitions`. An empty `data` clears the
-        partitions (and still creates the table). Pass `conn` (from `transaction()`) to make
-        several writes one transaction. Returns the number of rows written.
+        `data` is a table or an iterable of tables (loaded one at a time, so a large partition
+        never sits in memory whole). Every row must belong to one of `partitions`; no rows
+        clears the partitions (and still creates the table). Pass `conn` (from `transaction()`)
+        to make several writes one transaction. Returns the number of rows written.
         """
         part = contract.partition_column
         if not part:
             raise ValueError(f"{contract.name} is not partitioned")
         if not partitions:
             raise ValueError("no partitions to replace")
-        data = contract.conform(data)
         keys = [str(p) for p in partitions]
-        outside = set(data.column(part).cast(pa.string()).unique().to_pylist()) - set(keys)
-        if outside:
-            raise ContractError(
-                f"{contract.name}: rows for partitions {sorted(outside)[:5]} "
-                f"outside the write {keys[:5]}"
-            )
+        rows = dict.fromkeys(keys, 0)
         with self._use(conn) as c:
             self._ensure(c, contract)
             c.execute(
                 f"DELETE FROM {quote(contract.name)} WHERE {quote(part)} IN {self.in_list(keys)}",
                 keys,
             )
-            if data.num_rows:
-                self._bulk_insert(c, contract.name, data)
-            rows = dict.fromkeys(keys, 0)
-            if data.num_rows:
-                counts = data.group_by(part).aggregate([([], "count_all")])
-                for key, n in zip(
-                    counts[part].cast(pa.string()).to_pylist(),
-                    counts["count_all"].to_pylist(),
-                    strict=True,
-                ):
-                    rows[key] = n
+            for chunk in [data] if isinstance(data, pa.Table) else data:
+                chunk = contract.conform(chunk)
+                if not chunk.num_rows:
+                    continue
+                counts = chunk.group_by(part).aggregate([([], "count_all")])
+                found = counts[part].cast(pa.string()).to_pylist()
+                outside = set(found) - set(keys)
+                if outside:
+                    raise ContractError(
+                        f"{contract.name}: rows for partitions {sorted(outside)[:5]} "
+                        f"outside the write {keys[:5]}"
+                    )
+                self._bulk_insert(c, contract.name, chunk)
+                for key, n in zip(found, counts["count_all"].to_pylist(), strict=True):
+                    rows[key] += n
             self._record(c, contract, rows)
-        return data.num_rows
+        return sum(rows.values())
 
     def _record(self, conn: Any, contract: Contract, rows: dict[str, int]) -> None:
         """Note in `partition_ledger` what this write put in each partition."""

@@ -6,10 +6,12 @@ however long the range.
 """
 
 from collections import Counter
+from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 from dagster import (
     AssetExecutionContext,
     AssetSpec,
@@ -24,13 +26,19 @@ from dagster import (
 from orchestration.contracts.datasets import SALES_DAILY, SALES_ORDERS, SALES_REJECTS
 from orchestration.defs.automation import FOLLOW_UPSTREAM
 from orchestration.defs.freshness import DAILY_PARTITION
-from orchestration.defs.metadata import definition_metadata, markdown_preview, table_metadata
+from orchestration.defs.metadata import (
+    PREVIEW_ROWS,
+    definition_metadata,
+    markdown_preview,
+    table_metadata,
+)
 from orchestration.defs.partitions import daily_partitions
-from orchestration.defs.sales_csv.cleaning import clean_sales
+from orchestration.defs.sales_csv.cleaning import CleanResult, DropCleaner
 from orchestration.defs.warehouse_kind import WAREHOUSE_KIND
 from orchestration.resources.sources import CsvLandingResource
 from orchestration.resources.storage import LakeResource, WarehouseResource
-from orchestration.storage.lake import hive_path
+from orchestration.storage.lake import Lake, hive_path
+from orchestration.storage.warehouse import Warehouse
 
 GROUP = "sales_csv"
 SINGLE_RUN = BackfillPolicy.single_run()
@@ -77,6 +85,32 @@ def raw_sales(
     )
 
 
+def _clean_day(day: str, store: Lake, wh: Warehouse) -> tuple[CleanResult, pa.Table]:
+    """Clean one day block by block into the warehouse (one transaction for its orders and
+    rejects) and the lake's clean zone; returns the counts and the first block of orders."""
+    preview: list[pa.Table] = []
+    with (
+        store.open_input(raw_sales_path(day)) as source,
+        store.atomic(clean_orders_path(day)) as out,
+        wh.transaction() as conn,
+    ):
+        cleaner = DropCleaner(source, date.fromisoformat(day))
+        schema = SALES_ORDERS.arrow_schema.remove(SALES_ORDERS.column_names.index("order_date"))
+        with pq.ParquetWriter(out, schema) as parquet:
+
+            def blocks() -> Iterator[pa.Table]:
+                for orders in cleaner.orders():
+                    parquet.write_table(orders.drop_columns(["order_date"]))
+                    if not preview:
+                        preview.append(orders.slice(0, PREVIEW_ROWS))
+                    yield orders
+
+            wh.replace_partitions(SALES_ORDERS, blocks(), [day], conn=conn)
+        result = cleaner.result()
+        wh.replace_partitions(SALES_REJECTS, result.rejects, [day], conn=conn)
+    return result, preview[0] if preview else SALES_ORDERS.empty()
+
+
 @multi_asset(
     specs=[
         AssetSpec(
@@ -119,26 +153,19 @@ def clean_sales_drops(
     reasons: Counter[str] = Counter()
     last_orders, last_rejects = SALES_ORDERS.empty(), SALES_REJECTS.empty()
     for day in context.partition_keys:
-        with store.open_input(raw_sales_path(day)) as source:
-            result = clean_sales(source, date.fromisoformat(day))
-        with wh.transaction() as conn:
-            wh.replace_partitions(SALES_ORDERS, result.orders, [day], conn=conn)
-            wh.replace_partitions(SALES_REJECTS, result.rejects, [day], conn=conn)
-        # The committed day, kept in the lake's clean zone for the export to publish without
-        # reading the warehouse back.
-        store.write_parquet(clean_orders_path(day), result.orders.drop_columns(["order_date"]))
+        result, last_orders = _clean_day(day, store, wh)
         totals.update(
             rows_read=result.rows_read,
-            orders=result.orders.num_rows,
+            orders=result.orders_written,
             rejects=result.rejects.num_rows,
             duplicates=result.duplicates,
             quantity_filled=result.quantity_filled,
             blank_lines=result.blank_lines,
         )
         reasons.update(result.reasons)
-        last_orders, last_rejects = result.orders, result.rejects
+        last_rejects = result.rejects
         context.log.info(
-            f"{day}: {result.rows_read} rows read, {result.orders.num_rows} orders, "
+            f"{day}: {result.rows_read} rows read, {result.orders_written} orders, "
             f"{result.rejects.num_rows} rejected, {result.duplicates} duplicates"
         )
     accounting: dict[str, Any] = {
