@@ -31,8 +31,9 @@ from orchestration.contracts.datasets import SALES_ORDERS, SALES_REJECTS
 SOURCE_COLUMNS = ["order_id", "customer_id", "product", "quantity", "price", "order_date"]
 INT_PATTERN = r"^[+-]?\d+$"
 DECIMAL_PATTERN = r"^[+-]?(\d+(\.\d*)?|\.\d+)$"
-# A block of the file in memory at a time: about 65,000 rows.
-BLOCK_BYTES = 4 << 20
+# A block of the file in memory at a time (about 260,000 rows). Measured on a 1M-row drop:
+# 4 MB blocks clean in 7.6 s, 16 MB in 4.9 s, 64 MB in 4.3 s, for +271, +302, +594 MB of RSS.
+BLOCK_BYTES = 16 << 20
 
 
 @dataclass
