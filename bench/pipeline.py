@@ -113,8 +113,8 @@ def _profiled(spec: dict[str, Any], fn: Any) -> Any:
 def child_dagster(spec: dict[str, Any]) -> dict[str, Any]:
     from dagster import DagsterEventType, DagsterInstance, materialize
 
-    from orchestration.defs.sales_csv.cleaning import DropCleaner
     from orchestration.definitions import all_assets
+    from orchestration.defs.sales_csv.cleaning import DropCleaner
     from orchestration.resources.sources import (
         CsvLandingResource,
         GraphQLResource,
