@@ -128,6 +128,28 @@ def test_sales_range_in_one_run_equals_day_by_day_runs(platform):
         assert wh.read(t).equals(in_one_run[t.name]), t.name
 
 
+def test_thirty_days_in_one_run_equal_thirty_single_day_runs(platform):
+    from datetime import timedelta
+
+    from sample_sources.sales import write_drops
+
+    write_drops(platform.landing_dir, date(2024, 4, 1), 30, 1500)
+    days = [(date(2024, 4, 1) + timedelta(days=i)).isoformat() for i in range(30)]
+    wh = platform.warehouse
+    assert run(platform, SALES, days=days).success
+    tables = (SALES_ORDERS, SALES_REJECTS, SALES_DAILY)
+    in_one_run = {t.name: wh.read(t, days) for t in tables}
+    assert in_one_run["sales_daily"].num_rows == 30
+    with wh.transaction() as conn:
+        for t in tables:
+            conn.execute(f"DROP TABLE {t.name}")
+    wh = platform.warehouse
+    for day in days:
+        assert run(platform, SALES, partition_key=day).success
+    for t in tables:
+        assert wh.read(t, days).equals(in_one_run[t.name]), t.name
+
+
 def test_sales_rerun_is_idempotent_and_accounts_for_every_row(platform):
     result = run(platform, SALES, days=DAYS)
     assert result.success
