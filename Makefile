@@ -35,9 +35,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-## Benchmarks with their baselines, printed side by side (ROWS=1000000 by default).
+## Benchmarks with their baselines, printed side by side (about 15 minutes in all).
 bench: $(STAMP)
 	$(BIN)/python bench/pipeline.py
+	$(BIN)/python bench/backfill.py
+	$(BIN)/python bench/serving.py
 
 clean:
 	rm -rf data .pytest_cache
