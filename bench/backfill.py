@@ -65,8 +65,11 @@ from common import (
     RESULTS_DIR,
     StageTimer,
     current_rss_mb,
+    export_relpath,
+    finish_child,
     format_table,
-    peak_rss_mb,
+    profiled,
+    raw_relpath,
     run_child,
 )
 
@@ -94,14 +97,6 @@ MIN_PER_PARTITION_OVER_SINGLE = 10.0
 MAX_SINGLE_OVER_PLAIN = 1.5
 
 
-def raw_relpath(day: str) -> str:
-    return f"raw/sales/order_date={day}/sales_{day}.csv"
-
-
-def export_relpath(day: str, ext: str) -> str:
-    return f"{ext}/sales_orders/order_date={day}/part-0.{ext}"
-
-
 # ---------------------------------------------------------------------------------------------
 # Children: one variant each, in a fresh interpreter.
 # ---------------------------------------------------------------------------------------------
@@ -110,34 +105,9 @@ def export_relpath(day: str, ext: str) -> str:
 def child_main(spec_path: str) -> None:
     spec = json.loads(Path(spec_path).read_text())
     runner = {"single": child_single, "per_partition": child_per_partition, "plain": child_plain}
-    result = _profiled(spec, lambda: runner[spec["variant"]](spec))
-    result.setdefault("ok", True)
-    result["peak_rss_mb"] = round(peak_rss_mb(), 1)
-    result["rss_increase_mb"] = round(result["peak_rss_mb"] - result["baseline_rss_mb"], 1)
-    if result.get("ok"):
-        result["check"] = verify(spec)
-    Path(spec["result_path"]).write_text(json.dumps(result))
-
-
-def _profiled(spec: dict[str, Any], fn: Any) -> Any:
-    """Run `fn()`, under cProfile when the spec asks; the stats go to `bench/results`."""
-    if not spec.get("profile"):
-        return fn()
-    import cProfile
-    import io
-    import pstats
-
-    prof = cProfile.Profile()
-    try:
-        return prof.runcall(fn)
-    finally:
-        stem = RESULTS_DIR / f"backfill_{spec['variant']}"
-        prof.dump_stats(f"{stem}.prof")
-        out = io.StringIO()
-        stats = pstats.Stats(prof, stream=out)
-        stats.sort_stats("cumulative").print_stats(60)
-        stats.sort_stats("tottime").print_stats(30)
-        Path(f"{stem}.txt").write_text(out.getvalue())
+    stem = f"backfill_{spec['variant']}" if spec.get("profile") else None
+    result = profiled(lambda: runner[spec["variant"]](spec), stem, top=60)
+    finish_child(spec, result, verify)
 
 
 def _dagster_setup(spec: dict[str, Any]) -> dict[str, Any]:

@@ -121,3 +121,47 @@ def _cell(value: Any) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     return str(value)
+
+
+def raw_relpath(day: str) -> str:
+    """A day's drop in the lake's raw zone (as `raw_sales` writes it)."""
+    return f"raw/sales/order_date={day}/sales_{day}.csv"
+
+
+def export_relpath(day: str, ext: str) -> str:
+    """A day's published export (as `sales_orders_export` writes it)."""
+    return f"{ext}/sales_orders/order_date={day}/part-0.{ext}"
+
+
+def profiled(fn: Callable[[], Any], stem: str | None, top: int = 40) -> Any:
+    """Run `fn()`, under cProfile when `stem` is given; the stats go to `bench/results/<stem>`."""
+    if stem is None:
+        return fn()
+    import cProfile
+    import io
+    import pstats
+
+    prof = cProfile.Profile()
+    try:
+        return prof.runcall(fn)
+    finally:
+        RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+        path = RESULTS_DIR / stem
+        prof.dump_stats(f"{path}.prof")
+        out = io.StringIO()
+        stats = pstats.Stats(prof, stream=out)
+        stats.sort_stats("cumulative").print_stats(top)
+        stats.sort_stats("tottime").print_stats(top // 2)
+        Path(f"{path}.txt").write_text(out.getvalue())
+
+
+def finish_child(
+    spec: dict[str, Any], result: dict[str, Any], verify: Callable[[dict[str, Any]], Any]
+) -> None:
+    """Add peak memory and the output check to a child's result and hand it to the parent."""
+    result.setdefault("ok", True)
+    result["peak_rss_mb"] = round(peak_rss_mb(), 1)
+    result["rss_increase_mb"] = round(result["peak_rss_mb"] - result["baseline_rss_mb"], 1)
+    if result.get("ok"):
+        result["check"] = verify(spec)
+    Path(spec["result_path"]).write_text(json.dumps(result))

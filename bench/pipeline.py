@@ -43,8 +43,11 @@ from common import (
     RESULTS_DIR,
     StageTimer,
     current_rss_mb,
+    export_relpath,
+    finish_child,
     format_table,
-    peak_rss_mb,
+    profiled,
+    raw_relpath,
     run_child,
 )
 
@@ -64,14 +67,6 @@ MAX_RSS_PER_CSV = 3.0
 GROWTH_TOLERANCE = 1.15  # "not growing": N partitions within 15 % of one partition
 
 
-def raw_relpath(day: str) -> str:
-    return f"raw/sales/order_date={day}/sales_{day}.csv"
-
-
-def export_relpath(day: str, ext: str) -> str:
-    return f"{ext}/sales_orders/order_date={day}/part-0.{ext}"
-
-
 # ---------------------------------------------------------------------------------------------
 # Children: one variant each, in a fresh interpreter.
 # ---------------------------------------------------------------------------------------------
@@ -81,33 +76,7 @@ def child_main(spec_path: str) -> None:
     spec = json.loads(Path(spec_path).read_text())
     runner = {"dagster": child_dagster, "plain": child_plain, "naive": child_naive}
     result = runner[spec["variant"]](spec)
-    result.setdefault("ok", True)
-    result["peak_rss_mb"] = round(peak_rss_mb(), 1)
-    result["rss_increase_mb"] = round(result["peak_rss_mb"] - result["baseline_rss_mb"], 1)
-    if result.get("ok"):
-        result["check"] = verify(spec)
-    Path(spec["result_path"]).write_text(json.dumps(result))
-
-
-def _profiled(spec: dict[str, Any], fn: Any) -> Any:
-    """Run `fn()`, under cProfile when the spec asks; the stats go to `bench/results`."""
-    if not spec.get("profile"):
-        return fn()
-    import cProfile
-    import io
-    import pstats
-
-    prof = cProfile.Profile()
-    try:
-        return prof.runcall(fn)
-    finally:
-        stem = RESULTS_DIR / f"pipeline_{spec['variant']}_{spec['engine']}"
-        prof.dump_stats(f"{stem}.prof")
-        out = io.StringIO()
-        stats = pstats.Stats(prof, stream=out)
-        stats.sort_stats("cumulative").print_stats(40)
-        stats.sort_stats("tottime").print_stats(25)
-        Path(f"{stem}.txt").write_text(out.getvalue())
+    finish_child(spec, result, verify)
 
 
 def child_dagster(spec: dict[str, Any]) -> dict[str, Any]:
@@ -167,8 +136,8 @@ def child_dagster(spec: dict[str, Any]) -> dict[str, Any]:
     instance = DagsterInstance.ephemeral()
     baseline = current_rss_mb()
     start = time.perf_counter()
-    result = _profiled(
-        spec,
+    stem = f"pipeline_{spec['variant']}_{spec['engine']}" if spec.get("profile") else None
+    result = profiled(
         lambda: materialize(
             all_assets,
             selection=SALES_ASSETS,
@@ -177,6 +146,7 @@ def child_dagster(spec: dict[str, Any]) -> dict[str, Any]:
             raise_on_error=False,
             **kwargs,
         ),
+        stem,
     )
     seconds = time.perf_counter() - start
     steps: dict[str, float] = {}
