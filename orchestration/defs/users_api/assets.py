@@ -1,5 +1,6 @@
 """Users and posts from the REST API: raw snapshots in the lake, tables in the warehouse."""
 
+from collections.abc import Callable
 from typing import Any
 
 from dagster import (
@@ -9,6 +10,7 @@ from dagster import (
     asset,
 )
 
+from orchestration.contracts import Contract
 from orchestration.contracts.datasets import POSTS, USERS
 from orchestration.defs.automation import FOLLOW_UPSTREAM
 from orchestration.defs.freshness import DAILY_SNAPSHOT
@@ -74,6 +76,53 @@ def flatten_user(user: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def flatten_post(post: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": post.get("id"),
+        "user_id": post.get("userId"),
+        "title": post.get("title"),
+        "body": post.get("body"),
+    }
+
+
+def repeated_emails(rows: list[dict[str, Any]]) -> dict[int, str]:
+    """Positions of users whose email an earlier user already has, with the reason."""
+    first_with: dict[Any, int] = {}
+    repeated = {}
+    for position, row in enumerate(rows):
+        if row["email"] in first_with:
+            repeated[position] = (
+                f"email: {row['email']!r} repeats record {first_with[row['email']]}"
+            )
+        first_with.setdefault(row["email"], position)
+    return repeated
+
+
+def _load_snapshot(
+    context: AssetExecutionContext,
+    lake: LakeResource,
+    warehouse: WarehouseResource,
+    contract: Contract,
+    flatten: Callable[[dict[str, Any]], dict[str, Any]],
+    refuse: Callable[[list[dict[str, Any]]], dict[int, str]] | None = None,
+) -> MaterializeResult:
+    """Normalize a raw snapshot into its table; rejects go to `api_rejects`."""
+    raw = read_raw_json(lake.get(), f"rest/{contract.name}.json")
+    fetched_at = utc_now()
+    rows = [flatten(record) | {"fetched_at": fetched_at} for record in raw]
+    table, rejected = load_records(
+        warehouse.get(),
+        contract,
+        rows,
+        raw,
+        scope=contract.name,
+        rejected=refuse(rows) if refuse else None,
+    )
+    if rejected:
+        context.log.warning(f"{rejected} {contract.name} record(s) rejected; see api_rejects")
+    return MaterializeResult(metadata=table_metadata(contract, table) | {"rejected": rejected})
+
+
 @asset(
     group_name=GROUP,
     kinds={"python", WAREHOUSE_KIND},
@@ -90,23 +139,7 @@ def users(
     Upserted by `id`. A record that breaks the contract, or repeats an email, goes to
     `api_rejects` (scope `users`) with its reason.
     """
-    raw = read_raw_json(lake.get(), "rest/users.json")
-    fetched_at = utc_now()
-    rows = [flatten_user(user) | {"fetched_at": fetched_at} for user in raw]
-    first_with: dict[Any, int] = {}
-    repeated = {}
-    for position, row in enumerate(rows):
-        if row["email"] in first_with:
-            repeated[position] = (
-                f"email: {row['email']!r} repeats record {first_with[row['email']]}"
-            )
-        first_with.setdefault(row["email"], position)
-    table, rejected = load_records(
-        warehouse.get(), USERS, rows, raw, scope="users", rejected=repeated
-    )
-    if rejected:
-        context.log.warning(f"{rejected} user record(s) rejected; see api_rejects")
-    return MaterializeResult(metadata=table_metadata(USERS, table) | {"rejected": rejected})
+    return _load_snapshot(context, lake, warehouse, USERS, flatten_user, repeated_emails)
 
 
 @asset(
@@ -122,19 +155,4 @@ def posts(
 ) -> MaterializeResult:
     """Posts, one row each, linked to their author by `user_id`. Upserted by `id`; records that
     break the contract go to `api_rejects` (scope `posts`)."""
-    raw = read_raw_json(lake.get(), "rest/posts.json")
-    fetched_at = utc_now()
-    rows = [
-        {
-            "id": p.get("id"),
-            "user_id": p.get("userId"),
-            "title": p.get("title"),
-            "body": p.get("body"),
-            "fetched_at": fetched_at,
-        }
-        for p in raw
-    ]
-    table, rejected = load_records(warehouse.get(), POSTS, rows, raw, scope="posts")
-    if rejected:
-        context.log.warning(f"{rejected} post record(s) rejected; see api_rejects")
-    return MaterializeResult(metadata=table_metadata(POSTS, table) | {"rejected": rejected})
+    return _load_snapshot(context, lake, warehouse, POSTS, flatten_post)
