@@ -1,0 +1,18 @@
+# One image for every Python service of docker-compose.yml: code server, webserver, daemon,
+# serving API and the sample sources.
+FROM python:3.11-slim
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY orchestration ./orchestration
+COPY serving ./serving
+COPY sample_sources ./sample_sources
+COPY deploy ./deploy
+COPY workspace.yaml dagster.yaml ./
+RUN pip install --no-cache-dir .
+
+# Dagster's instance: the production dagster.yaml (PostgreSQL storage from DAGSTER_PG_*).
+ENV DAGSTER_HOME=/opt/dagster/home
+RUN mkdir -p "$DAGSTER_HOME" && cp dagster.yaml "$DAGSTER_HOME/dagster.yaml"
+
+EXPOSE 3000 4000 8000

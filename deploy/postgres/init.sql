@@ -1,0 +1,3 @@
+-- One server, two databases: the warehouse and Dagster's own storage.
+CREATE DATABASE warehouse;
+CREATE DATABASE dagster;
