@@ -64,8 +64,8 @@ def test_demo_materializes_everything_and_prints_the_tables(tmp_path, warehouse_
 
 @pytest.mark.slow
 def test_run_serves_the_ui_and_ctrl_c_stops_everything(tmp_path):
-    ui_port = free_port()
-    env = embedded_env(tmp_path, UI_PORT=str(ui_port), API_PORT=str(free_port()))
+    ui_port, api_port = free_port(), free_port()
+    env = embedded_env(tmp_path, UI_PORT=str(ui_port), API_PORT=str(api_port))
     proc = subprocess.Popen(
         [sys.executable, "-m", "orchestration.cli", "run"],
         cwd=ROOT,
@@ -78,6 +78,10 @@ def test_run_serves_the_ui_and_ctrl_c_stops_everything(tmp_path):
     ui = f"http://127.0.0.1:{ui_port}/server_info"
     try:
         wait_for_http(ui, 180, alive=lambda: proc.poll() is None)
+        # The serving API runs beside the UI, on the warehouse the run just filled.
+        api = f"http://127.0.0.1:{api_port}"
+        wait_for_http(f"{api}/ping", 60, alive=lambda: proc.poll() is None)
+        assert len(httpx.get(f"{api}/users", params={"limit": 50}).json()["data"]) == 10
         os.killpg(proc.pid, signal.SIGINT)
         assert proc.wait(timeout=60) == 0
     finally:
