@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 ColumnType = Literal["string", "int", "float", "bool", "date", "timestamp", "json"]
 
@@ -177,10 +176,3 @@ class Contract:
 
     def empty(self) -> pa.Table:
         return self.arrow_schema.empty_table()
-
-    def duplicate_keys(self, table: pa.Table) -> int:
-        """Count rows whose key repeats an earlier row's key (0 for a valid table)."""
-        if table.num_rows == 0:
-            return 0
-        grouped = table.group_by(list(self.key)).aggregate([([], "count_all")])
-        return pc.sum(pc.subtract(grouped["count_all"], 1)).as_py() or 0
