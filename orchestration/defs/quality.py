@@ -1,4 +1,4 @@
-"""Asset-check builders shared by the domains, and the thresholds they use."""
+"""Asset-check builders shared by the domains (thresholds: `resources/quality.py`)."""
 
 import json
 from collections.abc import Callable, Sequence
