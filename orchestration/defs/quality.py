@@ -113,7 +113,8 @@ def row_count_anomaly_check(
         warehouse: WarehouseResource,
         quality: QualityThresholds,
     ) -> AssetCheckResult:
-        wh, p = warehouse.get(), warehouse.get().placeholder
+        wh = warehouse.get()
+        p = wh.placeholder
         outliers: dict[str, Any] = {}
         for key in context.partition_keys:
             history = [
