@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from orchestration.contracts.schema import Column, Contract
 
 FETCHED_AT = Column(
@@ -10,7 +12,10 @@ FETCHED_AT = Column(
 
 USERS = Contract(
     name="users",
-    description="Users from the REST API, one row per user, address and company flattened.",
+    description=(
+        "Users from the REST API and pushed to `POST /users`, one row per user, address and "
+        "company flattened."
+    ),
     columns=(
         Column("id", "int", False, "The source's user id."),
         Column("name", "string", False),
@@ -27,10 +32,17 @@ USERS = Contract(
         Column("company_name", "string"),
         Column("company_catch_phrase", "string"),
         Column("company_bs", "string"),
-        Column("source", "string", False, "Where the row came from: `api`."),
+        Column("role", "string", description="Pushed users: their role (e.g. `admin`)."),
+        Column(
+            "source",
+            "string",
+            False,
+            "Where the row came from: `api` (the REST API) or `push` (`POST /users`).",
+        ),
         FETCHED_AT,
     ),
-    key=("id",),
+    # A pushed user's id is its landing id: unique within its source, not across sources.
+    key=("source", "id"),
     unique=(("email",),),
     search=("name", "username", "email", "company_name"),
 )
@@ -173,6 +185,109 @@ PIPELINE_RUNS = Contract(
     indexes=(("ended_at",), ("status",)),
 )
 
+# -- push ingestion: landing tables written by the serving API, and what the assets make of them
+
+LOG_SEVERITIES = ("DEBUG", "INFO", "WARN", "ERROR", "CRITICAL")
+LOG_HOUR_FORMAT = "%Y-%m-%d-%H:%M"
+
+
+def log_hour(timestamp: dt.datetime) -> str:
+    """The hourly partition key of an event time (UTC), as Dagster spells it: `2024-03-01-14:00`."""
+    return timestamp.astimezone(dt.UTC).strftime("%Y-%m-%d-%H:00")
+
+
+RECEIVED_AT = Column("received_at", "timestamp", False, "When the API stored the record.")
+
+LANDING_LOGS = Contract(
+    name="landing_logs",
+    description=(
+        "Log records as `POST /ingest/logs` accepted them, append-only. `id` grows with every "
+        "commit, so it is the high-water mark the landing sensor follows."
+    ),
+    columns=(
+        Column("id", "int", False, "Landing id: monotonic in commit order."),
+        RECEIVED_AT,
+        Column("event_id", "string", description="The client's event id, if it sent one."),
+        Column("timestamp", "timestamp", False, "Event time, UTC."),
+        Column("hour", "string", False, "The event's hourly partition, e.g. `2024-03-01-14:00`."),
+        Column("service", "string", False),
+        Column("severity", "string", False, "DEBUG, INFO, WARN, ERROR or CRITICAL."),
+        Column("message", "string", False),
+        Column("attributes", "json", description="The record's JSON object of attributes."),
+    ),
+    key=("id",),
+    indexes=(("hour",),),
+)
+
+LANDING_USERS = Contract(
+    name="landing_users",
+    description="Users as `POST /users` accepted them, append-only; emails are unique.",
+    columns=(
+        Column("id", "int", False, "Landing id: monotonic in commit order."),
+        RECEIVED_AT,
+        Column("name", "string", False),
+        Column("email", "string", False, "Lower-cased."),
+        Column("role", "string", False),
+        Column("username", "string", False, "As sent, or the email's local part."),
+        Column("phone", "string"),
+        Column("website", "string"),
+        Column("city", "string"),
+        Column("company_name", "string"),
+    ),
+    key=("id",),
+    unique=(("email",),),
+)
+
+LOGS = Contract(
+    name="logs",
+    description=(
+        "Pushed log records, partitioned by the hour of their event time, one row per event id."
+    ),
+    columns=(
+        Column("event_id", "string", False, "The client's event id, or `landing-<id>`."),
+        Column("hour", "string", False, "Partition key: the event hour, e.g. `2024-03-01-14:00`."),
+        Column("timestamp", "timestamp", False, "Event time, UTC."),
+        Column("service", "string", False),
+        Column("severity", "string", False, "DEBUG, INFO, WARN, ERROR or CRITICAL."),
+        Column("message", "string", False),
+        Column("attributes", "json"),
+        Column("landing_id", "int", False, "The first landing row of this event."),
+        RECEIVED_AT,
+    ),
+    key=("event_id",),
+    partition_column="hour",
+    search=("message",),
+    indexes=(("timestamp",), ("service", "timestamp")),
+)
+
+LOG_LEVELS_HOURLY = Contract(
+    name="log_levels_hourly",
+    description="Log records per hour, service and severity.",
+    columns=(
+        Column("hour", "string", False, "Partition key, e.g. `2024-03-01-14:00`."),
+        Column("service", "string", False),
+        Column("severity", "string", False),
+        Column("count", "int", False),
+    ),
+    key=("hour", "service", "severity"),
+    partition_column="hour",
+)
+
+# The write path's replay table for `Idempotency-Key`; private to the API, so not in CONTRACTS
+# (the API serves every table listed there).
+INGEST_REQUESTS = Contract(
+    name="ingest_requests",
+    description="The first answer to each idempotent write request, replayed on a retry.",
+    columns=(
+        Column("key", "string", False, "Digest of the API key and the Idempotency-Key header."),
+        Column("request_hash", "string", False, "Digest of the request body."),
+        Column("status", "int", False),
+        Column("body", "string", False, "The JSON answer."),
+        Column("created_at", "timestamp", False),
+    ),
+    key=("key",),
+)
+
 CONTRACTS: dict[str, Contract] = {
     c.name: c
     for c in (
@@ -186,6 +301,10 @@ CONTRACTS: dict[str, Contract] = {
         API_REJECTS,
         PARTITION_LEDGER,
         PIPELINE_RUNS,
+        LANDING_LOGS,
+        LANDING_USERS,
+        LOGS,
+        LOG_LEVELS_HOURLY,
     )
 }
 
