@@ -9,7 +9,9 @@ COPY serving ./serving
 COPY sample_sources ./sample_sources
 COPY deploy ./deploy
 COPY workspace.yaml dagster.yaml ./
-RUN pip install --no-cache-dir .
+# The `deploy` extra: the Docker and Kubernetes run launchers (deploy/docker, deploy/k8s). A run
+# worker rebuilds the instance, launcher included, so the image must import them.
+RUN pip install --no-cache-dir ".[deploy]"
 
 # Dagster's instance: the production dagster.yaml (PostgreSQL storage from DAGSTER_PG_*).
 ENV DAGSTER_HOME=/opt/dagster/home
