@@ -13,19 +13,23 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
+from serving.cache import open_cache
 from serving.catalog import Catalog
 from serving.core.config import Settings, get_settings
 from serving.core.errors import install_error_handlers
 from serving.core.observability import AppCollector, Metrics, ObservabilityMiddleware
 from serving.db import DatabaseUnavailable, QueryTimeout, open_database
 from serving.deps import Context
-from serving.routes import countries, data, ops, sales, tables, users
+from serving.ingest.store import open_store
+from serving.lean import LeanRoutes
+from serving.routes import countries, data, ingest, logs, ops, sales, tables, users
 from serving.runs import RunsReader
 
 log = logging.getLogger("serving")
 
 DESCRIPTION = """
-Read-only REST over the platform's materialized tables (SQLite or PostgreSQL).
+REST over the platform's materialized tables (SQLite or PostgreSQL), read-only but for the
+push endpoints (`POST /ingest/logs`, `POST /users`), which need an `X-API-Key`.
 
 * **Pagination**: cursor mode (`limit`, then `cursor` = the previous answer's `next`) is as fast
   at any depth as on the first page; page mode (`page`, `page_size`) is kept for the source
@@ -46,10 +50,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     db = open_database(settings)
     catalog = Catalog(db, settings.version_refresh_ms)
+    store = open_store(
+        settings.warehouse_url,
+        write_timeout_ms=settings.write_timeout_ms,
+        pool_size=settings.pool_size,
+    )
+    cache = open_cache(settings.redis_url, settings.user_cache_ttl_s, settings.user_cache_size)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await db.open()
+        await store.open()
         try:
             await catalog.refresh()
         except (DatabaseUnavailable, QueryTimeout) as exc:
@@ -58,6 +69,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await store.close()
+            await cache.close()
             await db.close()
             log.info("database pool closed")
 
@@ -67,18 +80,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
     )
-    app.state.ctx = Context(settings, db, catalog, settings.cursor_secret.encode())
+    app.state.ctx = Context(settings, db, catalog, settings.cursor_secret.encode(), store, cache)
     app.state.runs = RunsReader(db)
     app.state.metrics = metrics = Metrics()
     metrics.registry.register(AppCollector(app))
     install_error_handlers(app)
-    for module in (ops, data, users, countries, sales, tables):
+    for module in (ops, data, users, countries, sales, tables, logs, ingest):
         app.include_router(module.router)
+    app.add_middleware(LeanRoutes)  # innermost: GETs of the list endpoints skip the router
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
-            allow_methods=["GET", "HEAD", "OPTIONS"],
+            allow_methods=["GET", "HEAD", "OPTIONS", "POST"],
             allow_headers=["*"],
             expose_headers=["ETag", "Link", "X-Request-ID"],
             max_age=600,

@@ -6,22 +6,28 @@ import hmac
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader
 
+from serving.cache import UserCache
 from serving.catalog import Catalog
 from serving.core.config import Settings
 from serving.core.errors import ApiError
 from serving.db.base import Database
+from serving.ingest.store import LandingStore
 
 
 @dataclass
 class Context:
-    """What the app holds for its whole life: settings, the database, the catalog."""
+    """What the app holds for its whole life: settings, the database (read side), the landing
+    store (write side), the catalog and the users cache."""
 
     settings: Settings
     db: Database
     catalog: Catalog
     cursor_key: bytes
+    store: LandingStore
+    cache: UserCache
 
 
 async def get_context(request: Request) -> Context:
@@ -46,10 +52,14 @@ class ListParams:
         return cls(**{k: v for k, v in values.items() if k in cls.__dataclass_fields__})
 
 
+API_KEY = APIKeyHeader(name="X-API-Key", auto_error=False, description="One of `SERVING_API_KEYS`.")
+
+
 async def require_api_key(
-    ctx: ContextDep, x_api_key: Annotated[str | None, Header()] = None
+    ctx: ContextDep, x_api_key: Annotated[str | None, Depends(API_KEY)] = None
 ) -> None:
-    """Write endpoints: a key from `SERVING_API_KEYS` in `X-API-Key`."""
+    """Write endpoints: a key from `SERVING_API_KEYS` in `X-API-Key`, compared in constant
+    time; the key itself is never logged."""
     keys = ctx.settings.api_keys
     if (
         not keys

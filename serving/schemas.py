@@ -34,7 +34,9 @@ def row_model(name: str) -> type[BaseModel]:
     for col in contract.columns:
         annotation = PYTHON_TYPES[col.type]
         if col.nullable:
-            fields[col.name] = (annotation | None, Field(None, description=col.description or None))
+            # `Any` already admits None.
+            optional = annotation if annotation is Any else annotation | None
+            fields[col.name] = (optional, Field(None, description=col.description or None))
         else:
             fields[col.name] = (annotation, Field(..., description=col.description or None))
     return create_model(  # type: ignore[call-overload]

@@ -1,9 +1,19 @@
 """Helpers for tests that start real processes on loopback."""
 
+import contextlib
+import os
+import signal
 import socket
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def free_port() -> int:
@@ -24,3 +34,43 @@ def wait_for_http(url: str, timeout_s: float, alive=lambda: True) -> None:
             pass
         assert time.monotonic() < deadline, f"{url} never answered"
         time.sleep(1)
+
+
+@contextlib.contextmanager
+def serve_api(warehouse_url: str, log_dir: Path, **settings: Any) -> Iterator[str]:
+    """`python -m serving` (one uvicorn worker) on a free port; yields its base URL.
+
+    `settings` become `SERVING_<NAME>` variables; the process's stderr goes to
+    `log_dir/serving.log`, so a test can read what the API logged.
+    """
+    port = free_port()
+    env = dict(os.environ, WAREHOUSE_URL=warehouse_url, SERVING_ACCESS_LOG="false")
+    env.update({f"SERVING_{k.upper()}": str(v) for k, v in settings.items()})
+    log = (log_dir / "serving.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "serving", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"{base}/ping", timeout=1)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None, (log_dir / "serving.log").read_text()
+                assert time.monotonic() < deadline, "the API did not start"
+                time.sleep(0.1)
+        yield base
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()

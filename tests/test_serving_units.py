@@ -138,7 +138,7 @@ def test_filters_and_sorts_only_name_contract_columns() -> None:
         with pytest.raises(ApiError):
             parse_filter(users, name, "1")
     order = parse_sort(users, "-lat")
-    assert [(c.name, d) for c, d in order.terms] == [("lat", True), ("id", True)]
+    assert [(c.name, d) for c, d in order.terms] == [("lat", True), ("source", True), ("id", True)]
     assert [c.name for c, _ in parse_sort(CONTRACTS["sales_orders"], None).terms] == [
         "order_date",
         "order_id",

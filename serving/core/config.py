@@ -74,6 +74,35 @@ class Settings(BaseSettings):
     shutdown_timeout_s: int = Field(
         10, ge=0, description="Graceful shutdown: how long in-flight requests may finish."
     )
+    # -- write path: POST /ingest/logs and POST /users
+    ingest_max_records: int = Field(
+        10_000, ge=1, description="`POST /ingest/logs`: most records in one batch (else 413)."
+    )
+    ingest_max_bytes: int = Field(
+        10 * 1024 * 1024, ge=1024, description="`POST /ingest/logs`: largest body (else 413)."
+    )
+    log_message_max_chars: int = Field(8192, ge=1, description="Longest log `message`.")
+    log_attributes_max_bytes: int = Field(
+        16_384, ge=2, description="Largest log `attributes` object, as compact JSON."
+    )
+    logs_start_date: str = Field(
+        "2024-01-01-00:00",
+        validation_alias=AliasChoices("LOGS_START_DATE", "SERVING_LOGS_START_DATE"),
+        description="The first hour of the `logs` partitions (shared with the Dagster code).",
+    )
+    max_clock_skew_s: int = Field(
+        300, ge=0, description="How far in the future a log `timestamp` may be."
+    )
+    write_timeout_ms: int = Field(
+        10_000, ge=10, description="How long a write waits for the warehouse before a 503."
+    )
+    redis_url: str | None = Field(
+        None,
+        validation_alias=AliasChoices("REDIS_URL", "SERVING_REDIS_URL"),
+        description="`GET /users/{email}` caches in Redis when set, else in process.",
+    )
+    user_cache_ttl_s: int = Field(60, ge=1, description="Lifetime of a cached user.")
+    user_cache_size: int = Field(10_000, ge=1, description="In-process cache: most users kept.")
 
     @field_validator("api_keys", "cors_origins", mode="before")
     @classmethod

@@ -23,6 +23,24 @@ def _dsn(url: str) -> str:
     return "postgresql://" + rest if scheme.startswith("postgres") else url
 
 
+def connection_pool(
+    url: str, *, name: str, options: str, max_size: int, timeout_ms: int, autocommit: bool
+) -> AsyncConnectionPool:
+    """A psycopg pool that opens lazily and never fails the app's start because Postgres is
+    down: a broken connection is discarded on return, and reconnects back off up to 5 s."""
+    return AsyncConnectionPool(
+        _dsn(url),
+        min_size=1,
+        max_size=max_size,
+        kwargs={"autocommit": autocommit, "options": options, "connect_timeout": 3},
+        open=False,
+        timeout=timeout_ms / 1000,
+        reconnect_timeout=0,
+        max_idle=300,
+        name=name,
+    )
+
+
 def _translate(exc: Exception) -> Exception:
     if isinstance(exc, psycopg.errors.QueryCanceled):
         return QueryTimeout("the query ran past its time limit")
@@ -42,17 +60,13 @@ class PostgresDatabase(Database):
             f"-c statement_timeout={int(self.query_timeout_ms)} -c TimeZone=UTC "
             "-c application_name=dataplatform-serving"
         )
-        self.pool = AsyncConnectionPool(
-            _dsn(url),
-            min_size=1,
-            max_size=self.pool_size,
-            kwargs={"autocommit": True, "options": options, "connect_timeout": 3},
-            open=False,
-            timeout=self.pool_timeout_ms / 1000,
-            # A broken connection is discarded on return; reconnects back off up to 5 s.
-            reconnect_timeout=0,
-            max_idle=300,
+        self.pool = connection_pool(
+            url,
             name="serving",
+            options=options,
+            max_size=self.pool_size,
+            timeout_ms=self.pool_timeout_ms,
+            autocommit=True,
         )
         self._opened = False
 

@@ -11,7 +11,7 @@ from orchestration.contracts import CONTRACTS
 from serving.catalog import LEDGER, Catalog
 from serving.core.errors import ERROR_RESPONSES, ApiError, ErrorEnvelope
 from serving.deps import ListParams
-from serving.listing import Listing, _cache_headers, _not_modified, json_response
+from serving.listing import Listing, cache_headers, json_response, not_modified
 from serving.params import LIST, SEARCH, openapi, parse
 from serving.query import OPERATORS, primary_key
 from serving.schemas import AnyRowsPage, TablesAnswer
@@ -37,8 +37,8 @@ async def list_tables(request: Request) -> Response:
     snap = await ctx.catalog.current()
     version = Catalog.version(snap, LEDGER)
     etag = Catalog.etag(version, "/tables", sorted(snap.tables)) if version else None
-    headers = _cache_headers(ctx, etag)
-    if etag and _not_modified(request, etag):
+    headers = cache_headers(ctx, etag)
+    if etag and not_modified(request, etag):
         return Response(status_code=304, headers=headers)
     data = []
     for name in ctx.catalog.contract_tables(snap):

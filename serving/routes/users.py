@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
 from orchestration.contracts import CONTRACTS
-from serving.core.errors import ERROR_RESPONSES, ErrorEnvelope
-from serving.deps import ListParams
-from serving.listing import Listing
-from serving.params import LIST, SEARCH, Param, openapi, parse
-from serving.query import parse_filter
-from serving.schemas import list_model, row_model
+from serving.catalog import Catalog
+from serving.core.errors import ERROR_RESPONSES, ApiError, ErrorEnvelope
+from serving.deps import Context, ContextDep
+from serving.ingest.users import find_user
+from serving.lean import list_route
+from serving.listing import cache_headers, not_modified
+from serving.params import LIST, SEARCH, Param
+from serving.query import Filter, parse_filter
+from serving.schemas import row_model
 
 router = APIRouter(tags=["users and posts"], responses=ERROR_RESPONSES)
 USERS, POSTS = CONTRACTS["users"], CONTRACTS["posts"]
@@ -25,24 +29,11 @@ POST_PARAMS = (
 )
 
 
-@router.get(
-    "/users",
-    response_model=list_model("users"),
-    summary="List users",
-    openapi_extra=openapi(USER_PARAMS),
-)
-async def list_users(request: Request) -> Response:
+@list_route(router, "/users", USERS, USER_PARAMS, summary="List users")
+def list_users(q: dict[str, Any], ctx: Context) -> list[Filter]:
     """Users, by id; `search` covers name, username, email and company; any column filters as
     `col__op=value` (e.g. `city=Gwenborough`, `id__in=1,2,3`)."""
-    q = parse(request, USER_PARAMS)
-    listing = Listing(
-        request,
-        request.app.state.ctx,
-        USERS,
-        search=q.get("search"),
-        declared=frozenset(p.name for p in USER_PARAMS),
-    )
-    return await listing.respond(ListParams.of(q))
+    return []
 
 
 @router.get(
@@ -53,34 +44,30 @@ async def list_users(request: Request) -> Response:
 )
 async def get_user(
     request: Request,
+    ctx: ContextDep,
     email: Annotated[str, Path(max_length=320, description="Case-insensitive.")],
 ) -> Response:
-    listing = Listing(
-        request,
-        request.app.state.ctx,
-        USERS,
-        filters=[parse_filter(USERS, "email", email.strip().lower())],
-    )
-    return await listing.one(f"user with email {email[:100]!r}")
+    """The user with this email, from the REST API or pushed to `POST /users` (served as soon as
+    the push returns). Read through a cache keyed by the `users` table's version."""
+    email = email.strip().lower()
+    snap = await ctx.catalog.current()
+    version = Catalog.version(snap, USERS.name)
+    etag = Catalog.etag(version, request.url.path) if version else None
+    headers = cache_headers(ctx, etag)
+    if etag is not None and not_modified(request, etag):
+        return Response(status_code=304, headers=headers)
+    body = await ctx.cache.get(email, version or "-")
+    if body is None:
+        row = await find_user(ctx, snap, email)
+        body = orjson.dumps(row) if row else b""
+        await ctx.cache.put(email, version or "-", body)
+    if not body:
+        raise ApiError(404, "not_found", f"no user with email {email[:100]!r}")
+    return Response(body, media_type="application/json", headers=headers)
 
 
-@router.get(
-    "/posts",
-    response_model=list_model("posts"),
-    summary="List posts",
-    openapi_extra=openapi(POST_PARAMS),
-)
-async def list_posts(request: Request) -> Response:
+@list_route(router, "/posts", POSTS, POST_PARAMS, summary="List posts")
+def list_posts(q: dict[str, Any], ctx: Context) -> list[Filter]:
     """Posts, by id; `search` covers title and body."""
-    q = parse(request, POST_PARAMS)
     user_id = q.get("user_id")
-    filters = [parse_filter(POSTS, "user_id", str(user_id))] if user_id is not None else []
-    listing = Listing(
-        request,
-        request.app.state.ctx,
-        POSTS,
-        filters=filters,
-        search=q.get("search"),
-        declared=frozenset(p.name for p in POST_PARAMS),
-    )
-    return await listing.respond(ListParams.of(q))
+    return [parse_filter(POSTS, "user_id", str(user_id))] if user_id is not None else []

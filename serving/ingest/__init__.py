@@ -1,0 +1,1 @@
+"""The write path: pushed records validated at the gate and appended to landing tables."""

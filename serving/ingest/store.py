@@ -1,0 +1,351 @@
+"""The write side of the API: pushed records appended to the landing tables, all or nothing.
+
+Landing ids are taken as `max(id) + 1...` while the writer holds the table's lock (SQLite's
+write lock, a PostgreSQL advisory lock), so ids grow in commit order: a reader that sees id N
+also sees every id below it, which is what lets the landing sensor use the id as a
+high-water mark without ever skipping a late commit. An `Idempotency-Key` is checked and its
+answer recorded under the same lock, in the same transaction as the rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import sqlite3
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import psycopg
+import psycopg.errors
+from psycopg_pool import PoolTimeout
+
+from orchestration.contracts import Contract
+from orchestration.contracts.datasets import INGEST_REQUESTS, LANDING_LOGS, LANDING_USERS, USERS
+from orchestration.storage.warehouse import open_warehouse, quote, timestamp_text
+from serving.db.base import DatabaseUnavailable
+from serving.db.postgres import connection_pool
+from serving.db.sqlite import sqlite_path
+
+LOG_COLUMNS = LANDING_LOGS.column_names
+USER_COLUMNS = LANDING_USERS.column_names
+
+
+class WarehouseBusy(Exception):
+    """The write waited past its time limit for the table's lock."""
+
+
+class DuplicateEmail(Exception):
+    """A user with this email exists already (pushed or from the REST API)."""
+
+
+class IdempotencyMismatch(Exception):
+    """The Idempotency-Key was used before with a different request body."""
+
+
+@dataclass(frozen=True)
+class Idempotency:
+    """A request's `Idempotency-Key`, scoped to its API key, and its body's digest."""
+
+    key: str
+    request_hash: str
+
+    @classmethod
+    def of(cls, api_key: str, header: str, body: bytes) -> Idempotency:
+        scope = hashlib.blake2b(f"{api_key}\0{header}".encode(), digest_size=16).hexdigest()
+        return cls(scope, hashlib.blake2b(body, digest_size=16).hexdigest())
+
+
+@dataclass(frozen=True)
+class Stored:
+    """The answer to a write: fresh, or replayed from an earlier request with the same key."""
+
+    status: int
+    body: bytes
+    replayed: bool = False
+
+
+def _lock_id(table: str) -> int:
+    """A stable 64-bit advisory-lock id per landing table."""
+    digest = hashlib.blake2b(table.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def _batch_answer(first: int, count: int) -> bytes:
+    return orjson.dumps({"count": count, "ids": list(range(first, first + count))})
+
+
+class _Sql:
+    """The write path's statements, in one engine's parameter style."""
+
+    def __init__(self, p: str) -> None:
+        self.replay = f"SELECT request_hash, status, body FROM ingest_requests WHERE key = {p}"
+        self.record = (
+            "INSERT INTO ingest_requests (key, request_hash, status, body, created_at) "
+            f"VALUES ({p}, {p}, {p}, {p}, {p})"
+        )
+        self.insert_user = (
+            f"INSERT INTO landing_users ({', '.join(map(quote, USER_COLUMNS))}) "
+            f"VALUES ({', '.join([p] * len(USER_COLUMNS))})"
+        )
+        self.insert_logs = (
+            f"INSERT INTO landing_logs ({', '.join(map(quote, LOG_COLUMNS))}) "
+            f"VALUES ({', '.join([p] * len(LOG_COLUMNS))})"
+        )
+        # Pushed users first, then the REST API's (the store creates both tables).
+        self.email_taken = [
+            f"SELECT 1 FROM {t} WHERE email = {p}" for t in ("landing_users", "users")
+        ]
+
+    @staticmethod
+    def next_id(table: str) -> str:
+        return f"SELECT coalesce(max(id), 0) + 1 FROM {quote(table)}"
+
+    @staticmethod
+    def replayed(row: tuple[Any, ...] | None, idem: Idempotency) -> Stored | None:
+        """The stored answer of an earlier request with this key, if there was one."""
+        if row is None:
+            return None
+        if row[0] != idem.request_hash:
+            raise IdempotencyMismatch
+        return Stored(row[1], row[2].encode(), replayed=True)
+
+
+SQL, PG_SQL = _Sql("?"), _Sql("%s")
+
+
+class LandingStore(ABC):
+    """Appends pushed records to `landing_logs` / `landing_users`; see `open_store`."""
+
+    def __init__(self, url: str, write_timeout_ms: int) -> None:
+        self.url = url
+        self.write_timeout_ms = write_timeout_ms
+        self._ddl = open_warehouse(url)
+        self._ready = False
+
+    def _create_statements(self) -> list[str]:
+        # `users` too: a push checks its emails, and may come before the first materialization.
+        contracts: Sequence[Contract] = (LANDING_LOGS, LANDING_USERS, INGEST_REQUESTS, USERS)
+        return [s for c in contracts for s in self._ddl.create_statements(c)]
+
+    @abstractmethod
+    async def open(self) -> None: ...
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    @abstractmethod
+    async def append_logs(
+        self, rows: Sequence[tuple[Any, ...]], idem: Idempotency | None
+    ) -> Stored:
+        """Append log rows (every landing column but `id` and `received_at`, in order)."""
+
+    @abstractmethod
+    async def add_user(self, user: dict[str, Any]) -> dict[str, Any]:
+        """Append one user; returns the landing row. Raises `DuplicateEmail`."""
+
+
+# -- SQLite ---------------------------------------------------------------------------------
+
+
+class SQLiteLandingStore(LandingStore):
+    """One writer thread with one read-write connection: SQLite has one writer at a time."""
+
+    def __init__(self, url: str, write_timeout_ms: int) -> None:
+        super().__init__(url, write_timeout_ms)
+        self.path = sqlite_path(url)
+        self._executor: ThreadPoolExecutor | None = None
+        self._conn: sqlite3.Connection | None = None
+
+    async def open(self) -> None:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix="sqlite-rw")
+
+    async def close(self) -> None:
+        if self._executor is not None:
+            await self._run(self._close_conn)
+            self._executor.shutdown(wait=True)
+            self._executor = None
+
+    def _close_conn(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    async def _run(self, fn: Callable[[], Any]) -> Any:
+        await self.open()
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(
+                    self.path, timeout=self.write_timeout_ms / 1000, isolation_level=None
+                )
+                conn.execute("PRAGMA journal_mode=WAL")
+                # An answered 201 must survive an OS crash too: sync the WAL on every commit.
+                conn.execute("PRAGMA synchronous=FULL")
+            except sqlite3.Error as exc:
+                raise DatabaseUnavailable(f"cannot open {self.path}: {exc}") from None
+            self._conn = conn
+        if not self._ready:
+            for stmt in self._create_statements():
+                self._conn.execute(stmt)
+            self._ready = True
+        return self._conn
+
+    def _transaction(self, body: Callable[[sqlite3.Connection], Any]) -> Any:
+        conn = self._connection()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise WarehouseBusy(str(exc)) from None
+            raise DatabaseUnavailable(str(exc)) from None
+        try:
+            result = body(conn)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return result
+
+    async def append_logs(
+        self, rows: Sequence[tuple[Any, ...]], idem: Idempotency | None
+    ) -> Stored:
+        def write(conn: sqlite3.Connection) -> Stored:
+            if idem is not None:
+                row = conn.execute(SQL.replay, (idem.key,)).fetchone()
+                if replay := SQL.replayed(row, idem):
+                    return replay
+            first = conn.execute(SQL.next_id(LANDING_LOGS.name)).fetchone()[0]
+            now = timestamp_text(dt.datetime.now(dt.UTC))
+            conn.executemany(
+                SQL.insert_logs,
+                [(first + i, now, r[0], timestamp_text(r[1]), *r[2:]) for i, r in enumerate(rows)],
+            )
+            answer = Stored(201, _batch_answer(first, len(rows)))
+            if idem is not None:
+                conn.execute(
+                    SQL.record,
+                    (idem.key, idem.request_hash, answer.status, answer.body.decode(), now),
+                )
+            return answer
+
+        return await self._run(lambda: self._transaction(write))
+
+    async def add_user(self, user: dict[str, Any]) -> dict[str, Any]:
+        def write(conn: sqlite3.Connection) -> dict[str, Any]:
+            for check in SQL.email_taken:
+                if conn.execute(check, (user["email"],)).fetchone():
+                    raise DuplicateEmail(user["email"])
+            first = conn.execute(SQL.next_id(LANDING_USERS.name)).fetchone()[0]
+            row = {"id": first, "received_at": dt.datetime.now(dt.UTC), **user}
+            values = [row[c] for c in USER_COLUMNS]
+            values[1] = timestamp_text(values[1])
+            conn.execute(SQL.insert_user, values)
+            return row
+
+        return await self._run(lambda: self._transaction(write))
+
+
+# -- PostgreSQL -----------------------------------------------------------------------------
+
+
+class PostgresLandingStore(LandingStore):
+    """A pool of read-write sessions; rows go in through COPY under an advisory lock."""
+
+    def __init__(self, url: str, write_timeout_ms: int, pool_size: int) -> None:
+        super().__init__(url, write_timeout_ms)
+        options = (
+            f"-c statement_timeout={int(write_timeout_ms)} -c TimeZone=UTC "
+            "-c application_name=dataplatform-ingest"
+        )
+        self.pool = connection_pool(
+            url,
+            name="ingest",
+            options=options,
+            max_size=pool_size,
+            timeout_ms=write_timeout_ms,
+            autocommit=False,
+        )
+        self._opened = False
+        self._ddl_lock = asyncio.Lock()
+
+    async def open(self) -> None:
+        if not self._opened:
+            await self.pool.open(wait=False)
+            self._opened = True
+
+    async def close(self) -> None:
+        if self._opened:
+            await self.pool.close()
+            self._opened = False
+
+    async def _transaction(self, lock_table: str, body: Callable[[Any], Any]) -> Any:
+        await self.open()
+        try:
+            if not self._ready:
+                async with self._ddl_lock, self.pool.connection() as conn:
+                    if not self._ready:
+                        # Serialized across processes: concurrent CREATE IF NOT EXISTS can clash.
+                        await conn.execute("SELECT pg_advisory_xact_lock(%s)", [_lock_id("ddl")])
+                        for stmt in self._create_statements():
+                            await conn.execute(stmt)
+                        self._ready = True
+            async with self.pool.connection() as conn, conn.transaction():
+                await conn.execute("SELECT pg_advisory_xact_lock(%s)", [_lock_id(lock_table)])
+                return await body(conn)
+        except psycopg.errors.QueryCanceled as exc:
+            raise WarehouseBusy(str(exc)) from None
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            raise DatabaseUnavailable(str(exc).strip() or type(exc).__name__) from None
+
+    async def append_logs(
+        self, rows: Sequence[tuple[Any, ...]], idem: Idempotency | None
+    ) -> Stored:
+        async def write(conn: Any) -> Stored:
+            if idem is not None:
+                cur = await conn.execute(PG_SQL.replay, [idem.key])
+                if replay := PG_SQL.replayed(await cur.fetchone(), idem):
+                    return replay
+            cur = await conn.execute(PG_SQL.next_id(LANDING_LOGS.name))
+            first = (await cur.fetchone())[0]
+            now = dt.datetime.now(dt.UTC)
+            columns = ", ".join(map(quote, LOG_COLUMNS))
+            async with conn.cursor().copy(f"COPY landing_logs ({columns}) FROM STDIN") as copy:
+                for i, r in enumerate(rows):
+                    await copy.write_row((first + i, now, *r))
+            answer = Stored(201, _batch_answer(first, len(rows)))
+            if idem is not None:
+                await conn.execute(
+                    PG_SQL.record,
+                    [idem.key, idem.request_hash, answer.status, answer.body.decode(), now],
+                )
+            return answer
+
+        return await self._transaction(LANDING_LOGS.name, write)
+
+    async def add_user(self, user: dict[str, Any]) -> dict[str, Any]:
+        async def write(conn: Any) -> dict[str, Any]:
+            for check in PG_SQL.email_taken:
+                if await (await conn.execute(check, [user["email"]])).fetchone():
+                    raise DuplicateEmail(user["email"])
+            cur = await conn.execute(PG_SQL.next_id(LANDING_USERS.name))
+            row = {"id": (await cur.fetchone())[0], "received_at": dt.datetime.now(dt.UTC), **user}
+            await conn.execute(PG_SQL.insert_user, [row[c] for c in USER_COLUMNS])
+            return row
+
+        return await self._transaction(LANDING_USERS.name, write)
+
+
+def open_store(url: str, *, write_timeout_ms: int, pool_size: int) -> LandingStore:
+    """The landing store of the warehouse at `url` (connects on first use)."""
+    if url.startswith("sqlite"):
+        return SQLiteLandingStore(url, write_timeout_ms)
+    return PostgresLandingStore(url, write_timeout_ms, pool_size)
