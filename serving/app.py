@@ -54,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         settings.warehouse_url,
         write_timeout_ms=settings.write_timeout_ms,
         pool_size=settings.pool_size,
+        prepare_threshold=settings.pg_prepare_threshold,
     )
     cache = open_cache(settings.redis_url, settings.user_cache_ttl_s, settings.user_cache_size)
 

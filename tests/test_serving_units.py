@@ -152,12 +152,20 @@ def test_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SERVING_CORS_ORIGINS", "https://a.example, https://b.example")
     monkeypatch.setenv("SERVING_API_KEYS", '["k1","k2"]')
     monkeypatch.setenv("SERVING_QUERY_TIMEOUT_MS", "750")
+    monkeypatch.setenv("SERVING_PG_PREPARE_THRESHOLD", "None")
+    monkeypatch.setenv("REDIS_URL", "redis://cache:6379/0")
+    monkeypatch.setenv("LOGS_START_DATE", "2025-06-01-00:00")
     s = Settings()
     assert s.warehouse_url == "postgresql://u@h/db" and s.engine == "postgresql"
+    assert s.pg_prepare_threshold is None and s.redis_url == "redis://cache:6379/0"
+    assert s.logs_start_date == "2025-06-01-00:00"
     assert s.cors_origins == ["https://a.example", "https://b.example"]
     assert s.api_keys == ["k1", "k2"] and s.query_timeout_ms == 750
     monkeypatch.delenv("WAREHOUSE_URL")
     monkeypatch.delenv("SERVING_CORS_ORIGINS")
+    for name in ("SERVING_PG_PREPARE_THRESHOLD", "REDIS_URL", "LOGS_START_DATE"):
+        monkeypatch.delenv(name)
     default = Settings(_env_file=None)
     assert default.warehouse_url == "sqlite:///data/warehouse.db"
+    assert default.pg_prepare_threshold == 5 and default.redis_url is None
     assert default.cors_origins == [] and default.engine == "sqlite"

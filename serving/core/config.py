@@ -55,6 +55,14 @@ class Settings(BaseSettings):
     default_limit: int = Field(50, ge=1, description="Cursor mode: rows per page by default.")
     max_limit: int = Field(1000, ge=1, description="Cursor mode: the largest `limit`.")
     pool_size: int = Field(4, ge=1, le=64, description="Database connections (threads on SQLite).")
+    pg_prepare_threshold: int | None = Field(
+        5,
+        ge=0,
+        description=(
+            "PostgreSQL: executions before psycopg prepares a statement; `none` never prepares "
+            "(for PgBouncer in transaction mode older than 1.21)."
+        ),
+    )
     pool_timeout_ms: int = Field(
         5000, ge=10, description="How long a request waits for a connection before a 503."
     )
@@ -103,6 +111,11 @@ class Settings(BaseSettings):
     )
     user_cache_ttl_s: int = Field(60, ge=1, description="Lifetime of a cached user.")
     user_cache_size: int = Field(10_000, ge=1, description="In-process cache: most users kept.")
+
+    @field_validator("pg_prepare_threshold", mode="before")
+    @classmethod
+    def _none(cls, value: object) -> object:
+        return None if isinstance(value, str) and value.strip().lower() == "none" else value
 
     @field_validator("api_keys", "cors_origins", mode="before")
     @classmethod

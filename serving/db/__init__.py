@@ -20,7 +20,9 @@ def open_database(settings: Settings) -> Database:
     if settings.engine == "postgresql":
         from serving.db.postgres import PostgresDatabase
 
-        return PostgresDatabase(settings.warehouse_url, **kwargs)
+        return PostgresDatabase(
+            settings.warehouse_url, prepare_threshold=settings.pg_prepare_threshold, **kwargs
+        )
     raise ValueError(
         f"unsupported WAREHOUSE_URL scheme {settings.engine!r}: use sqlite:/// or postgresql://"
     )

@@ -24,7 +24,14 @@ def _dsn(url: str) -> str:
 
 
 def connection_pool(
-    url: str, *, name: str, options: str, max_size: int, timeout_ms: int, autocommit: bool
+    url: str,
+    *,
+    name: str,
+    options: str,
+    max_size: int,
+    timeout_ms: int,
+    autocommit: bool,
+    prepare_threshold: int | None = 5,
 ) -> AsyncConnectionPool:
     """A psycopg pool that opens lazily and never fails the app's start because Postgres is
     down: a broken connection is discarded on return, and reconnects back off up to 5 s."""
@@ -32,7 +39,12 @@ def connection_pool(
         _dsn(url),
         min_size=1,
         max_size=max_size,
-        kwargs={"autocommit": autocommit, "options": options, "connect_timeout": 3},
+        kwargs={
+            "autocommit": autocommit,
+            "options": options,
+            "connect_timeout": 3,
+            "prepare_threshold": prepare_threshold,
+        },
         open=False,
         timeout=timeout_ms / 1000,
         reconnect_timeout=0,
@@ -53,7 +65,7 @@ class PostgresDatabase(Database):
     engine = "postgresql"
     placeholder = "%s"
 
-    def __init__(self, url: str, **kwargs: Any) -> None:
+    def __init__(self, url: str, *, prepare_threshold: int | None = 5, **kwargs: Any) -> None:
         super().__init__(url, **kwargs)
         options = (
             "-c default_transaction_read_only=on "
@@ -67,6 +79,7 @@ class PostgresDatabase(Database):
             max_size=self.pool_size,
             timeout_ms=self.pool_timeout_ms,
             autocommit=True,
+            prepare_threshold=prepare_threshold,
         )
         self._opened = False
 

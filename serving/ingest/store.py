@@ -260,7 +260,9 @@ class SQLiteLandingStore(LandingStore):
 class PostgresLandingStore(LandingStore):
     """A pool of read-write sessions; rows go in through COPY under an advisory lock."""
 
-    def __init__(self, url: str, write_timeout_ms: int, pool_size: int) -> None:
+    def __init__(
+        self, url: str, write_timeout_ms: int, pool_size: int, prepare_threshold: int | None
+    ) -> None:
         super().__init__(url, write_timeout_ms)
         options = (
             f"-c statement_timeout={int(write_timeout_ms)} -c TimeZone=UTC "
@@ -273,6 +275,7 @@ class PostgresLandingStore(LandingStore):
             max_size=pool_size,
             timeout_ms=write_timeout_ms,
             autocommit=False,
+            prepare_threshold=prepare_threshold,
         )
         self._opened = False
         self._ddl_lock = asyncio.Lock()
@@ -344,8 +347,10 @@ class PostgresLandingStore(LandingStore):
         return await self._transaction(LANDING_USERS.name, write)
 
 
-def open_store(url: str, *, write_timeout_ms: int, pool_size: int) -> LandingStore:
+def open_store(
+    url: str, *, write_timeout_ms: int, pool_size: int, prepare_threshold: int | None = 5
+) -> LandingStore:
     """The landing store of the warehouse at `url` (connects on first use)."""
     if url.startswith("sqlite"):
         return SQLiteLandingStore(url, write_timeout_ms)
-    return PostgresLandingStore(url, write_timeout_ms, pool_size)
+    return PostgresLandingStore(url, write_timeout_ms, pool_size, prepare_threshold)
