@@ -12,6 +12,7 @@ seen so far, not the whole day.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from collections import Counter
@@ -82,6 +83,48 @@ class _SkippedLines:
         return rows + 2 + np.searchsorted(before, rows + 1, side="right")
 
 
+class _Utf8Stream(io.RawIOBase):
+    """The drop's bytes with every undecodable byte, and every NUL, replaced by U+FFFD.
+
+    pyarrow refuses invalid UTF-8 outright, even in a line it would skip, and PostgreSQL refuses
+    NUL in text, so one stray byte (or a drop cut inside a character) would fail the whole day;
+    replaced, it rejects only its line.
+    """
+
+    def __init__(self, source: io.IOBase | pa.NativeFile) -> None:
+        self.source = source
+        self.decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self.buffer = bytearray()
+        self.eof = False
+        self.replaced = False  # whether any byte so far was replaced
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        if not self.buffer and not self.eof:
+            chunk = self._read_source(size)
+            if chunk.isascii() and b"\0" not in chunk and not self.decoder.getstate()[0]:
+                self.eof = not chunk
+                return chunk  # the common case: nothing to decode
+            self._decode(chunk)
+        while not self.eof and (size < 0 or len(self.buffer) < size):
+            self._decode(self._read_source(size))
+        size = len(self.buffer) if size < 0 else size
+        out = bytes(self.buffer[:size])
+        del self.buffer[:size]
+        return out
+
+    def _read_source(self, size: int) -> bytes:
+        return self.source.read() if size < 0 else self.source.read(size)
+
+    def _decode(self, chunk: bytes) -> None:
+        self.eof = not chunk
+        text = self.decoder.decode(chunk, final=self.eof).replace("\0", "\ufffd")
+        self.replaced = self.replaced or "\ufffd" in text
+        self.buffer += text.encode()
+
+
 def _quoted(prefix: str, values: pa.ChunkedArray) -> pa.ChunkedArray:
     return pc.binary_join_element_wise(prefix + ": '", values, "'", "")
 
@@ -111,7 +154,7 @@ class DropCleaner:
         self, data: bytes | pa.NativeFile, day: date, block_bytes: int = BLOCK_BYTES
     ) -> None:
         self.day = day
-        self.source = io.BytesIO(data) if isinstance(data, bytes) else data
+        self.source = _Utf8Stream(io.BytesIO(data) if isinstance(data, bytes) else data)
         self.block_bytes = block_bytes
         self.skipped = _SkippedLines(expected=len(SOURCE_COLUMNS))
         self.seen: list[pa.Array] = []  # order ids kept so far, for duplicates across blocks
@@ -197,7 +240,14 @@ class DropCleaner:
         quantity = pc.cast(pc.if_else(qty_ok, qty_text, "0"), pa.int64())
         price = pc.cast(pc.if_else(price_ok, price_text, "0"), pa.float64())
 
+        # A replaced byte (see _Utf8Stream) anywhere in the line rejects it.
+        undecodable = (
+            reduce(pc.or_, (pc.match_substring(trimmed[c], "\ufffd") for c in SOURCE_COLUMNS))
+            if self.source.replaced
+            else pa.repeat(False, trimmed.num_rows)
+        )
         failed_checks = [
+            undecodable,
             no_id,
             pc.equal(trimmed["customer_id"], ""),
             pc.equal(trimmed["product"], ""),
@@ -247,6 +297,7 @@ class DropCleaner:
         # Reason texts only for the rejected rows (~2 %), not for every row.
         q_bad, p_bad, d_bad = (pc.filter(a, bad) for a in (qty_text, price_text, date_text))
         texts: list[pa.ChunkedArray | str] = [
+            "invalid UTF-8 or NUL byte in the line",
             "missing order_id",
             "missing customer_id",
             "missing product",
