@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import os
 import resource
+import signal
+import socket
 import subprocess
 import sys
 import time
@@ -165,3 +167,43 @@ def finish_child(
     if result.get("ok"):
         result["check"] = verify(spec)
     Path(spec["result_path"]).write_text(json.dumps(result))
+
+
+# -- servers under test ---------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_process(cmd: list[str], env: dict[str, str], probe: str) -> subprocess.Popen[bytes]:
+    """Start a server in its own process group and wait until `probe` answers below 500."""
+    import httpx
+
+    root = Path(__file__).resolve().parent.parent
+    proc = subprocess.Popen(
+        cmd, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(probe, timeout=2).status_code < 500:
+                return proc
+        except httpx.TransportError:
+            pass
+        if proc.poll() is not None:
+            raise SystemExit(f"{cmd[:3]} exited with {proc.returncode}")
+        time.sleep(0.2)
+    stop_process(proc)
+    raise SystemExit(f"{probe} did not answer")
+
+
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()

@@ -23,8 +23,6 @@ import json
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -40,6 +38,8 @@ import pyarrow as pa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import free_port, stop_process  # noqa: E402
+from bench.common import start_process as start  # noqa: E402
 from orchestration.contracts import CONTRACTS  # noqa: E402
 from orchestration.storage.warehouse import open_warehouse, timestamp_text  # noqa: E402
 
@@ -120,42 +120,6 @@ def _count(url: str) -> int | None:
         return open_warehouse(url).query("SELECT COUNT(*) FROM sales_orders")[0][0]
     except Exception:
         return None
-
-
-# -- processes ----------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start(cmd: list[str], env: dict[str, str], probe: str) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(probe, timeout=2).status_code < 500:
-                return proc
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None:
-            raise SystemExit(f"{cmd[:3]} exited with {proc.returncode}")
-        time.sleep(0.2)
-    stop(proc)
-    raise SystemExit(f"{probe} did not answer")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 # -- wrk ----------------------------------------------------------------------------------------
@@ -261,7 +225,7 @@ def bench_api(engine: str, url: str, args: argparse.Namespace) -> dict[str, Resu
             "304": wrk("304 (If-None-Match)", first, args, {"If-None-Match": etag}),
         }
     finally:
-        stop(proc)
+        stop_process(proc)
 
 
 def bench_datasette(url: str, args: argparse.Namespace) -> dict[str, Result]:
@@ -294,7 +258,7 @@ def bench_datasette(url: str, args: argparse.Namespace) -> dict[str, Result]:
             "deep": wrk(f"datasette _next at row {depth:,}", deep, args),
         }
     finally:
-        stop(proc)
+        stop_process(proc)
 
 
 def report(results: dict[str, dict[str, Result]]) -> None:

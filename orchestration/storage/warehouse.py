@@ -33,8 +33,14 @@ WRITE_CACHE_KIB = 256 * 1024
 
 
 def timestamp_text(value: datetime) -> str:
-    """A UTC timestamp in the text form both engines store and parse alike."""
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%fZ")
+    """A UTC timestamp in the text form both engines store and parse alike:
+    `YYYY-MM-DD HH:MM:SS.ffffffZ` (sorts as text in time order)."""
+    t = value if value.tzinfo is UTC else value.astimezone(UTC)
+    # An f-string: strftime costs several times more, and the write path runs this per record.
+    return (
+        f"{t.year:04d}-{t.month:02d}-{t.day:02d} "
+        f"{t.hour:02d}:{t.minute:02d}:{t.second:02d}.{t.microsecond:06d}Z"
+    )
 
 
 def quote(identifier: str) -> str:

@@ -10,8 +10,10 @@ answer recorded under the same lock, in the same transaction as the rows.
 from __future__ import annotations
 
 import asyncio
+import csv
 import datetime as dt
 import hashlib
+import io
 import sqlite3
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
@@ -77,6 +79,15 @@ def _lock_id(table: str) -> int:
 
 def _batch_answer(first: int, count: int) -> bytes:
     return orjson.dumps({"count": count, "ids": list(range(first, first + count))})
+
+
+def _csv_rows(first: int, now: str, rows: Sequence[tuple[Any, ...]]) -> str:
+    """Landing rows as COPY's CSV. Every value is text and none is empty, so the csv module's
+    empty field can only mean NULL, as COPY reads it; the module writes rows in C, where
+    psycopg's `write_row` cost more per row than the rest of the request."""
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows((first + i, now, *r) for i, r in enumerate(rows))
+    return buf.getvalue()
 
 
 class _Sql:
@@ -227,7 +238,7 @@ class SQLiteLandingStore(LandingStore):
             now = timestamp_text(dt.datetime.now(dt.UTC))
             conn.executemany(
                 SQL.insert_logs,
-                [(first + i, now, r[0], timestamp_text(r[1]), *r[2:]) for i, r in enumerate(rows)],
+                [(first + i, now, *r) for i, r in enumerate(rows)],
             )
             answer = Stored(201, _batch_answer(first, len(rows)))
             if idem is not None:
@@ -319,11 +330,11 @@ class PostgresLandingStore(LandingStore):
                     return replay
             cur = await conn.execute(PG_SQL.next_id(LANDING_LOGS.name))
             first = (await cur.fetchone())[0]
-            now = dt.datetime.now(dt.UTC)
+            now = timestamp_text(dt.datetime.now(dt.UTC))
             columns = ", ".join(map(quote, LOG_COLUMNS))
-            async with conn.cursor().copy(f"COPY landing_logs ({columns}) FROM STDIN") as copy:
-                for i, r in enumerate(rows):
-                    await copy.write_row((first + i, now, *r))
+            sql = f"COPY landing_logs ({columns}) FROM STDIN WITH (FORMAT csv)"
+            async with conn.cursor().copy(sql) as copy:
+                await copy.write(_csv_rows(first, now, rows))
             answer = Stored(201, _batch_answer(first, len(rows)))
             if idem is not None:
                 await conn.execute(

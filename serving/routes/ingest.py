@@ -13,13 +13,19 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import Response
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 
-from orchestration.contracts.datasets import log_hour
 from serving.core.errors import ERROR_RESPONSES, ApiError, ErrorEnvelope
 from serving.db.base import iso_timestamp
 from serving.deps import ApiKeyDep, ContextDep
-from serving.ingest.models import IngestAnswer, LogLimits, LogRecordIn, UserIn
+from serving.ingest.models import (
+    LOG_BATCH,
+    IngestAnswer,
+    LogLimits,
+    UserIn,
+    failures_of,
+    landing_rows,
+)
 from serving.ingest.store import (
     DuplicateEmail,
     Idempotency,
@@ -30,7 +36,6 @@ from serving.ingest.store import (
 from serving.ingest.users import pushed_user
 
 router = APIRouter(tags=["push"], responses=ERROR_RESPONSES)
-RECORDS = TypeAdapter(list[LogRecordIn])
 # A 422 lists at most this many failures (the message gives the total).
 MAX_DETAILS = 1000
 USER_BODY_MAX_BYTES = 64 * 1024
@@ -77,15 +82,23 @@ def _invalid(failures: list[dict[str, Any]], what: str) -> ApiError:
     )
 
 
-def _failures(exc: ValidationError) -> list[dict[str, Any]]:
-    out = []
-    for err in exc.errors(include_url=False, include_input=False):
-        loc = err.get("loc", ())
-        index = loc[0] if loc and isinstance(loc[0], int) else None
-        field = ".".join(str(p) for p in (loc[1:] if index is not None else loc)) or None
-        reason = err.get("msg", "invalid").removeprefix("Value error, ")
-        out.append({"index": index, "field": field, "reason": reason})
-    return out
+def _too_many(count: int, limit: int) -> ApiError:
+    return ApiError(413, "payload_too_large", f"{count} records: a batch holds at most {limit}")
+
+
+def _refused(body: bytes, failures: list[dict[str, Any]], max_records: int) -> ApiError:
+    """Why a body failed the structural pass: over the record cap (413), not a JSON array, or
+    the records' failures (422)."""
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        return _invalid([{"index": None, "field": None, "reason": f"not JSON: {exc}"}], "body")
+    if not isinstance(payload, list):
+        reason = "the body must be a JSON array of records"
+        return _invalid([{"index": None, "field": None, "reason": reason}], "body")
+    if len(payload) > max_records:
+        return _too_many(len(payload), max_records)
+    return _invalid(failures, "record(s)")
 
 
 def _limits(ctx: ContextDep) -> LogLimits:
@@ -95,7 +108,7 @@ def _limits(ctx: ContextDep) -> LogLimits:
         s.log_message_max_chars,
         s.log_attributes_max_bytes,
         earliest,
-        dt.timedelta(seconds=s.max_clock_skew_s),
+        dt.datetime.now(dt.UTC) + dt.timedelta(seconds=s.max_clock_skew_s),
     )
 
 
@@ -126,7 +139,7 @@ def _busy() -> ApiError:
     summary="Push a batch of log records",
     responses=WRITE_RESPONSES
     | {409: {"model": ErrorEnvelope, "description": "Idempotency-Key reused with another body."}},
-    openapi_extra=json_body({"type": "array", "items": LogRecordIn.model_json_schema()}),
+    openapi_extra=json_body(LOG_BATCH.json_schema()),
 )
 async def ingest_logs(
     request: Request,
@@ -150,39 +163,16 @@ async def ingest_logs(
     settings = ctx.settings
     body = await read_body(request, settings.ingest_max_bytes)
     try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        failure = {"index": None, "field": None, "reason": f"not JSON: {exc}"}
-        raise _invalid([failure], "body") from None
-    if not isinstance(payload, list):
-        raise _invalid(
-            [{"index": None, "field": None, "reason": "the body must be a JSON array of records"}],
-            "body",
-        )
-    if len(payload) > settings.ingest_max_records:
-        raise ApiError(
-            413,
-            "payload_too_large",
-            f"{len(payload)} records: a batch holds at most {settings.ingest_max_records}",
-        )
-    if not payload:
-        raise _invalid([{"index": None, "field": None, "reason": "the batch is empty"}], "body")
-    try:
-        records = RECORDS.validate_python(payload, context=_limits(ctx).context())
+        records = LOG_BATCH.validate_json(body)
     except ValidationError as exc:
-        raise _invalid(_failures(exc), "record(s)") from None
-    rows = [
-        (
-            r.event_id,
-            r.timestamp,
-            log_hour(r.timestamp),
-            r.service,
-            r.severity,
-            r.message,
-            r.attributes,
-        )
-        for r in records
-    ]
+        raise _refused(body, failures_of(exc), settings.ingest_max_records) from None
+    if len(records) > settings.ingest_max_records:
+        raise _too_many(len(records), settings.ingest_max_records)
+    if not records:
+        raise _invalid([{"index": None, "field": None, "reason": "the batch is empty"}], "body")
+    rows, failures = landing_rows(records, _limits(ctx))
+    if failures:
+        raise _invalid(failures, "record(s)")
     idem = None
     if idempotency_key is not None:
         idem = Idempotency.of(request.headers["x-api-key"], idempotency_key, body)
@@ -214,7 +204,7 @@ async def create_user(request: Request, ctx: ContextDep, _key: ApiKeyDep) -> Res
     try:
         user = UserIn.model_validate_json(body)
     except ValidationError as exc:
-        raise _invalid(_failures(exc), "field(s)") from None
+        raise _invalid(failures_of(exc), "field(s)") from None
     values = user.model_dump()
     values["username"] = values["username"] or user.email.split("@", 1)[0]
     try:

@@ -1,0 +1,223 @@
+"""Push-ingest benchmark: `POST /ingest/logs` in batches, beside two baselines measured in the same
+run.
+
+    .venv/bin/python bench/ingest.py [--batches 200] [--batch-size 1000] [--concurrency 4]
+                                     [--engines sqlite,postgresql]
+
+Per engine, one uvicorn worker serves `bench.ingest_app:app`: the real serving app, plus an
+endpoint in the source documents' style (pydantic body, SQLAlchemy ORM `add_all`, `commit`)
+writing the same records to the same database. A pool of HTTP clients posts the same batches
+to each endpoint (a few warm-up batches first), and the records are then counted in the
+database. The floor is a bulk load of the same records with no HTTP and no validation:
+`psql \\copy` on PostgreSQL, one `executemany` transaction on SQLite. Prints records/s and the
+p50/p99 of a batch, and the ratios against the targets (100,000 records/s on PostgreSQL, 5x the
+ORM endpoint).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import datetime as dt
+import os
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import orjson
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.common import format_table, free_port, start_process, stop_process  # noqa: E402
+
+PG_ADMIN = os.environ.get("BENCH_POSTGRES_URL", "postgresql://root@127.0.0.1:5432/postgres")
+PG_DB = "bench_ingest"
+KEY = "bench-ingest-key"
+SERVICES = ["checkout", "search", "auth", "billing", "catalog", "email", "gateway", "cart"]
+SEVERITIES = ["DEBUG", "INFO", "INFO", "INFO", "WARN", "ERROR", "critical", "warning"]
+WARMUP = 5
+
+
+def make_batches(n: int, size: int) -> list[list[dict]]:
+    """Deterministic log records over a day, unique event ids."""
+    base = dt.datetime(2024, 3, 1, tzinfo=dt.UTC)
+    batches = []
+    for b in range(n):
+        batch = []
+        for i in range(size):
+            k = b * size + i
+            batch.append(
+                {
+                    "timestamp": (base + dt.timedelta(seconds=k % 86_400)).isoformat(),
+                    "service": SERVICES[k % len(SERVICES)],
+                    "severity": SEVERITIES[k % len(SEVERITIES)],
+                    "message": f"request {k} served in {k % 997} ms for user {k % 5003}",
+                    "attributes": {"request": k, "path": f"/api/v1/items/{k % 101}"},
+                    "event_id": f"evt-{k}",
+                }
+            )
+        batches.append(batch)
+    return batches
+
+
+def fresh_database(engine: str, workdir: Path) -> tuple[str, str]:
+    """(WAREHOUSE_URL, SQLAlchemy URL) of an empty database."""
+    if engine == "sqlite":
+        path = workdir / "ingest.db"
+        path.unlink(missing_ok=True)
+        conn = sqlite3.connect(path)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.close()
+        return f"sqlite:///{path}", f"sqlite:///{path}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{PG_DB}"')
+    url = f"{PG_ADMIN.rsplit('/', 1)[0]}/{PG_DB}"
+    return url, url.replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+async def post_all(base: str, path: str, bodies: list[bytes]) -> tuple[float, list[float]]:
+    """Post every body with `concurrency` clients; (seconds, per-batch latencies in ms)."""
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    for body in bodies:
+        queue.put_nowait(body)
+    latencies: list[float] = []
+    headers = {"X-API-Key": KEY, "Content-Type": "application/json"}
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        while not queue.empty():
+            body = queue.get_nowait()
+            t0 = time.perf_counter()
+            r = await client.post(path, content=body, headers=headers)
+            latencies.append((time.perf_counter() - t0) * 1000)
+            if r.status_code != 201:
+                raise SystemExit(f"{path}: {r.status_code} {r.text[:300]}")
+
+    limits = httpx.Limits(max_connections=ARGS.concurrency)
+    async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as client:
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker(client) for _ in range(ARGS.concurrency)))
+        return time.perf_counter() - t0, latencies
+
+
+def count(url: str, table: str) -> int:
+    if url.startswith("sqlite"):
+        with sqlite3.connect(url.split(":///", 1)[1]) as conn:
+            return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    with psycopg.connect(url) as conn:
+        return conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+def bulk_floor(engine: str, url: str, batches: list[list[dict]], workdir: Path) -> float:
+    """Seconds to bulk-load the same records with no HTTP and no validation."""
+    cols = ["event_id", "timestamp", "hour", "service", "severity", "message", "attributes"]
+    rows = [
+        [
+            r["event_id"],
+            r["timestamp"],
+            r["timestamp"][:13].replace("T", "-") + ":00",
+            r["service"],
+            r["severity"].upper(),
+            r["message"],
+            orjson.dumps(r["attributes"]).decode(),
+        ]
+        for batch in batches
+        for r in batch
+    ]
+    ddl = f"CREATE TABLE bench_copy_logs ({', '.join(f'{c} TEXT' for c in cols)})"
+    if engine == "sqlite":
+        with sqlite3.connect(url.split(":///", 1)[1]) as conn:
+            conn.execute(ddl)
+            t0 = time.perf_counter()
+            conn.executemany(f"INSERT INTO bench_copy_logs VALUES ({', '.join('?' * 7)})", rows)
+            conn.commit()
+            return time.perf_counter() - t0
+    path = workdir / "records.csv"
+    with path.open("w", newline="") as f:
+        csv.writer(f).writerows(rows)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(ddl.replace("timestamp TEXT", "timestamp TIMESTAMPTZ"))
+    t0 = time.perf_counter()
+    subprocess.run(
+        ["psql", url, "-q", "-c", f"\\copy bench_copy_logs ({', '.join(cols)}) FROM '{path}' CSV"],
+        check=True,
+    )
+    return time.perf_counter() - t0
+
+
+def run_engine(engine: str, batches: list[list[dict]], workdir: Path) -> list[list]:
+    url, orm_url = fresh_database(engine, workdir)
+    records = sum(len(b) for b in batches)
+    bodies = [orjson.dumps(b) for b in batches]
+    port = free_port()
+    env = dict(
+        os.environ,
+        WAREHOUSE_URL=url,
+        BENCH_ORM_URL=orm_url,
+        SERVING_API_KEYS=KEY,
+        SERVING_ACCESS_LOG="false",
+        SERVING_LOG_LEVEL="WARNING",
+        SERVING_INGEST_MAX_RECORDS=str(max(10_000, ARGS.batch_size)),
+    )
+    cmd = [sys.executable, "-m", "uvicorn", "bench.ingest_app:app", "--port", str(port),
+           "--no-access-log", "--log-level", "warning"]  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    proc = start_process(cmd, env, f"{base}/ping")
+    out = []
+    try:
+        for name, path, table in (
+            ("POST /ingest/logs", "/ingest/logs", "landing_logs"),
+            ("ORM add_all + commit", "/bench/orm/logs", "bench_orm_logs"),
+        ):
+            asyncio.run(post_all(base, path, bodies[:WARMUP]))
+            seconds, lat = asyncio.run(post_all(base, path, bodies))
+            stored = count(url, table) - WARMUP * ARGS.batch_size
+            if stored != records:
+                raise SystemExit(f"{name}: {stored} records stored, {records} posted")
+            q = statistics.quantiles(lat, n=100)
+            out.append([engine, name, records / seconds, q[49], q[98]])
+    finally:
+        stop_process(proc)
+    floor = bulk_floor(engine, url, batches, workdir)
+    floor_name = "psql \\copy" if engine == "postgresql" else "executemany, one transaction"
+    out.append([engine, floor_name, records / floor, None, None])
+    return out
+
+
+def main() -> None:
+    batches = make_batches(ARGS.batches, ARGS.batch_size)
+    rows: list[list] = []
+    with tempfile.TemporaryDirectory(prefix="bench_ingest_") as tmp:
+        for engine in ARGS.engines.split(","):
+            print(f"{engine}: {ARGS.batches} batches of {ARGS.batch_size} ...", flush=True)
+            rows += run_engine(engine, batches, Path(tmp))
+    print()
+    print(format_table(["engine", "variant", "records/s", "p50 ms", "p99 ms"], rows))
+    print()
+    for engine in ARGS.engines.split(","):
+        ours, orm, floor = (r[2] for r in rows if r[0] == engine)
+        line = (
+            f"{engine}: {ours / orm:.1f}x the ORM endpoint (target 5x), "
+            f"{ours / floor:.2f}x the bulk floor"
+        )
+        if engine == "postgresql":
+            line += f"; {ours:,.0f} records/s (target 100,000)"
+        print(line)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--batches", type=int, default=200)
+    parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--engines", default="sqlite,postgresql")
+    ARGS = parser.parse_args()
+    main()
