@@ -8,7 +8,13 @@ import pyarrow as pa
 import pytest
 
 from orchestration.contracts import Column, Contract, ContractError
-from orchestration.contracts.datasets import PARTITION_LEDGER, RECORDS, SALES_ORDERS, USERS
+from orchestration.contracts.datasets import (
+    PARTITION_LEDGER,
+    RECORDS,
+    SALES_DAILY,
+    SALES_ORDERS,
+    USERS,
+)
 from orchestration.storage.warehouse import Warehouse, open_warehouse
 
 D1, D2 = dt.date(2024, 3, 1), dt.date(2024, 3, 2)
@@ -72,6 +78,41 @@ def test_a_failed_write_leaves_the_previous_rows(warehouse: Warehouse):
 def test_rows_outside_the_written_partitions_are_refused(warehouse: Warehouse):
     with pytest.raises(ContractError, match="outside the write"):
         warehouse.replace_partitions(SALES_ORDERS, orders(("a", 1, D2)), ["2024-03-01"])
+
+
+def test_partitions_replaced_from_a_query_get_a_ledger_row_each(warehouse_url: str):
+    wh = open_warehouse(warehouse_url, run_id="run-q")
+    wh.replace_partitions(SALES_ORDERS, orders(("a", 1, D1), ("b", 2, D1), ("c", 3, D2)), [D1, D2])
+    p = wh.placeholder
+    # sales_daily's shape, filled by SQL alone: two days, one of them with no orders.
+    written = wh.replace_partitions_from_query(
+        SALES_DAILY,
+        ["2024-03-01", "2024-03-03"],
+        "SELECT order_date, COUNT(*), SUM(quantity), SUM(quantity * price) FROM sales_orders "
+        f"WHERE order_date = {p} GROUP BY order_date",
+        [D1],
+    )
+    assert written == {"2024-03-01": 1, "2024-03-03": 0}
+    assert [(r["day"], r["orders"], r["units"]) for r in wh.read(SALES_DAILY).to_pylist()] == [
+        (D1, 2, 3)
+    ]
+    ledger = {
+        r["partition"]: (r["rows"], r["run_id"])
+        for r in wh.read(PARTITION_LEDGER).to_pylist()
+        if r["asset"] == "sales_daily"
+    }
+    assert ledger == {"2024-03-01": (1, "run-q"), "2024-03-03": (0, "run-q")}
+
+    # A query that yields rows of another partition changes nothing.
+    before = wh.read(SALES_DAILY)
+    with pytest.raises(ContractError, match="in the partitions replaced"):
+        wh.replace_partitions_from_query(
+            SALES_DAILY,
+            ["2024-03-01"],
+            "SELECT order_date, COUNT(*), SUM(quantity), SUM(quantity * price) FROM sales_orders "
+            "GROUP BY order_date",
+        )
+    assert wh.read(SALES_DAILY).equals(before)
 
 
 def test_nulls_in_required_columns_are_refused(warehouse: Warehouse):

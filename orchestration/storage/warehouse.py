@@ -29,6 +29,8 @@ DEFAULT_WAREHOUSE_URL = "sqlite:///data/warehouse.db"
 # Bulk loads go in slices, so neither the COPY text nor SQLite's Python rows ever hold a whole
 # partition at once.
 BULK_BATCH_ROWS = 65_536
+# Keys per `IN (...)` list: under SQLite's 32,766 and PostgreSQL's 65,535 parameters.
+PARAMS_PER_STATEMENT = 10_000
 WRITE_CACHE_KIB = 256 * 1024
 
 
@@ -41,6 +43,13 @@ def timestamp_text(value: datetime) -> str:
         f"{t.year:04d}-{t.month:02d}-{t.day:02d} "
         f"{t.hour:02d}:{t.minute:02d}:{t.second:02d}.{t.microsecond:06d}Z"
     )
+
+
+def key_slices(keys: list[str]) -> list[list[str]]:
+    """Keys in slices for `IN (...)` lists: a few years of hourly partitions would exceed an
+    engine's parameter limit in one statement."""
+    step = PARAMS_PER_STATEMENT
+    return [keys[i : i + step] for i in range(0, len(keys), step)]
 
 
 def quote(identifier: str) -> str:
@@ -191,19 +200,11 @@ class Warehouse(ABC):
         clears the partitions (and still creates the table). Pass `conn` (from `transaction()`)
         to make several writes one transaction. Returns the number of rows written.
         """
-        part = contract.partition_column
-        if not part:
-            raise ValueError(f"{contract.name} is not partitioned")
-        if not partitions:
-            raise ValueError("no partitions to replace")
-        keys = [str(p) for p in partitions]
+        part, keys = self._partition_keys(contract, partitions)
         rows = dict.fromkeys(keys, 0)
         with self._use(conn) as c:
             self._ensure(c, contract)
-            c.execute(
-                f"DELETE FROM {quote(contract.name)} WHERE {quote(part)} IN {self.in_list(keys)}",
-                keys,
-            )
+            self._delete_partitions(c, contract.name, part, keys)
             for chunk in [data] if isinstance(data, pa.Table) else data:
                 chunk = contract.conform(chunk)
                 if not chunk.num_rows:
@@ -221,6 +222,21 @@ class Warehouse(ABC):
                     rows[key] += n
             self._record(c, contract, rows)
         return sum(rows.values())
+
+    @staticmethod
+    def _partition_keys(contract: Contract, partitions: Sequence[str]) -> tuple[str, list[str]]:
+        """The partition column and the keys of a partition write, which must name some."""
+        if not contract.partition_column:
+            raise ValueError(f"{contract.name} is not partitioned")
+        if not partitions:
+            raise ValueError("no partitions to replace")
+        return contract.partition_column, [str(p) for p in partitions]
+
+    def _delete_partitions(self, conn: Any, table: str, column: str, keys: list[str]) -> None:
+        for chunk in key_slices(keys):
+            conn.execute(
+                f"DELETE FROM {quote(table)} WHERE {quote(column)} IN {self.in_list(chunk)}", chunk
+            )
 
     def _record(self, conn: Any, contract: Contract, rows: dict[str, int]) -> None:
         """Note in `partition_ledger` what this write put in each partition."""
@@ -287,6 +303,44 @@ class Warehouse(ABC):
             )
             self._record(c, contract, {slice_name: cur.rowcount})
             return cur.rowcount
+
+    def replace_partitions_from_query(
+        self,
+        contract: Contract,
+        partitions: Sequence[str],
+        select_sql: str,
+        select_params: Sequence[Any] = (),
+        conn: Any | None = None,
+    ) -> dict[str, int]:
+        """Replace the rows of `partitions` with the result of `select_sql`, atomically.
+
+        `replace_partitions` for a derived table that never travels through Python: the query
+        runs inside the database and yields the contract's columns in order, only rows of
+        `partitions` (else `ContractError`, and nothing changes). Each partition gets its own
+        `partition_ledger` row, zero for an empty one. Returns the rows written per partition.
+        """
+        part, keys = self._partition_keys(contract, partitions)
+        cols = ", ".join(quote(c) for c in contract.column_names)
+        table, column = quote(contract.name), quote(part)
+        rows = dict.fromkeys(keys, 0)
+        with self._use(conn) as c:
+            self._ensure(c, contract)
+            self._delete_partitions(c, contract.name, part, keys)
+            inserted = c.execute(f"INSERT INTO {table} ({cols}) {select_sql}", list(select_params))
+            for chunk in key_slices(keys):
+                for key, n in c.execute(
+                    f"SELECT {column}, COUNT(*) FROM {table} "
+                    f"WHERE {column} IN {self.in_list(chunk)} GROUP BY {column}",
+                    chunk,
+                ).fetchall():
+                    rows[str(key)] = int(n)
+            if sum(rows.values()) != inserted.rowcount:
+                raise ContractError(
+                    f"{contract.name}: the query wrote {inserted.rowcount} row(s), "
+                    f"{sum(rows.values())} of them in the partitions replaced {keys[:5]}"
+                )
+            self._record(c, contract, rows)
+        return rows
 
     # -- SQL that differs between engines ---------------------------------------------------
     @abstractmethod
