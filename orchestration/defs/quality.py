@@ -37,17 +37,21 @@ def checked_partitions(context: AssetCheckExecutionContext) -> list[str] | None:
     return None
 
 
-def key_unique_check(
-    contract: Contract, partitions_def: PartitionsDefinition | None = None, blocking: bool = True
+def table_check(
+    contract: Contract,
+    name: str,
+    description: str,
+    evaluate: Callable[[Warehouse, str, list[str]], AssetCheckResult],
+    partitions_def: PartitionsDefinition | None = None,
+    blocking: bool = True,
 ) -> AssetChecksDefinition:
-    """The contract's key is unique, across partitions too (the table's primary key only
-    enforces it within a partition)."""
-    key = ", ".join(quote(c) for c in contract.key)
+    """A check of the contract's table: `evaluate(warehouse, where, params)` queries the rows
+    of the checked partitions (`where` with its `params`; the whole table if unpartitioned)."""
 
     @asset_check(
         asset=contract.name,
-        name="key_unique",
-        description=f"No two rows share the key ({', '.join(contract.key)}), across partitions.",
+        name=name,
+        description=description,
         partitions_def=partitions_def,
         blocking=blocking,
     )
@@ -56,6 +60,19 @@ def key_unique_check(
     ) -> AssetCheckResult:
         wh = warehouse.get()
         where, params = partition_filter(wh, contract, checked_partitions(context))
+        return evaluate(wh, where, params)
+
+    return _check
+
+
+def key_unique_check(
+    contract: Contract, partitions_def: PartitionsDefinition | None = None, blocking: bool = True
+) -> AssetChecksDefinition:
+    """The contract's key is unique, across partitions too (the table's primary key only
+    enforces it within a partition)."""
+    key = ", ".join(quote(c) for c in contract.key)
+
+    def evaluate(wh: Warehouse, where: str, params: list[str]) -> AssetCheckResult:
         rows = wh.query(
             f"SELECT {key}, COUNT(*) FROM {quote(contract.name)} WHERE ({key}) IN "
             f"(SELECT {key} FROM {quote(contract.name)} WHERE {where}) "
@@ -67,7 +84,8 @@ def key_unique_check(
             metadata={"duplicated_keys": len(rows), "examples": [list(r[:-1]) for r in rows]},
         )
 
-    return _check
+    description = f"No two rows share the key ({', '.join(contract.key)}), across partitions."
+    return table_check(contract, "key_unique", description, evaluate, partitions_def, blocking)
 
 
 def not_null_check(
@@ -76,24 +94,39 @@ def not_null_check(
     """Every required column of the contract is filled."""
     required = [c.name for c in contract.columns if not c.nullable]
 
-    @asset_check(
-        asset=contract.name,
-        name="required_not_null",
-        description=f"No nulls in the required columns: {', '.join(required)}.",
-        partitions_def=partitions_def,
-        blocking=True,
-    )
-    def _check(
-        context: AssetCheckExecutionContext, warehouse: WarehouseResource
-    ) -> AssetCheckResult:
-        wh = warehouse.get()
-        where, params = partition_filter(wh, contract, checked_partitions(context))
+    def evaluate(wh: Warehouse, where: str, params: list[str]) -> AssetCheckResult:
         sums = ", ".join(f"SUM(CASE WHEN {quote(c)} IS NULL THEN 1 ELSE 0 END)" for c in required)
         counts = wh.query(f"SELECT {sums} FROM {quote(contract.name)} WHERE {where}", params)[0]
         nulls = {c: int(n or 0) for c, n in zip(required, counts, strict=True) if n}
         return AssetCheckResult(passed=not nulls, metadata={"null_counts": nulls})
 
-    return _check
+    description = f"No nulls in the required columns: {', '.join(required)}."
+    return table_check(contract, "required_not_null", description, evaluate, partitions_def)
+
+
+def allowed_values_check(
+    contract: Contract,
+    column: str,
+    allowed: Sequence[str],
+    partitions_def: PartitionsDefinition | None = None,
+) -> AssetChecksDefinition:
+    """Every value of `column` is one of `allowed` (nulls are the not-null check's business)."""
+    contract.column(column)  # fail at import on a misspelled column
+
+    def evaluate(wh: Warehouse, where: str, params: list[str]) -> AssetCheckResult:
+        rows = wh.query(
+            f"SELECT {quote(column)}, COUNT(*) FROM {quote(contract.name)} WHERE {where} "
+            f"AND {quote(column)} NOT IN {wh.in_list(allowed)} GROUP BY {quote(column)} "
+            "ORDER BY 2 DESC LIMIT 20",
+            [*params, *allowed],
+        )
+        return AssetCheckResult(
+            passed=not rows,
+            metadata={"unexpected": {str(value): int(n) for value, n in rows}},
+        )
+
+    description = f"{column} is one of {', '.join(allowed)}."
+    return table_check(contract, f"{column}_allowed", description, evaluate, partitions_def)
 
 
 def row_count_anomaly_check(
