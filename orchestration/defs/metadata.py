@@ -54,3 +54,17 @@ def table_metadata(contract: Contract, table: pa.Table, rows: int | None = None)
         "dagster/row_count": table.num_rows if rows is None else rows,
         "preview": markdown_preview(table),
     }
+
+
+def export_metadata(
+    files: dict[str, str], rows: int, last: pa.Table, listed: int
+) -> dict[str, Any]:
+    """Metadata of a lake export: rows, the last partition's file as the asset's URI, the files
+    per partition (only the last when more than `listed`), and a preview of the last one."""
+    key = list(files)[-1]
+    return {
+        "dagster/row_count": rows,
+        "dagster/uri": files[key],
+        "files": MetadataValue.json(files if len(files) <= listed else {key: files[key]}),
+        "preview": markdown_preview(last),
+    }

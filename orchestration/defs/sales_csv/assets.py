@@ -29,7 +29,7 @@ from orchestration.defs.freshness import DAILY_PARTITION
 from orchestration.defs.metadata import (
     PREVIEW_ROWS,
     definition_metadata,
-    markdown_preview,
+    export_metadata,
     table_metadata,
 )
 from orchestration.defs.partitions import daily_partitions
@@ -256,12 +256,4 @@ def sales_orders_export(context: AssetExecutionContext, lake: LakeResource) -> M
         table = table.append_column("order_date", pa.repeat(day_value, table.num_rows))
         store.write_csv(hive_path("csv/sales_orders", "order_date", day, "part-0.csv"), table)
         rows += table.num_rows
-    last = context.partition_keys[-1]
-    return MaterializeResult(
-        metadata={
-            "dagster/row_count": rows,
-            "dagster/uri": files[last],
-            "files": MetadataValue.json(files if len(files) <= 31 else {last: files[last]}),
-            "preview": markdown_preview(table),
-        }
-    )
+    return MaterializeResult(metadata=export_metadata(files, rows, table, listed=31))
