@@ -53,9 +53,15 @@ def test_demo_materializes_everything_and_prints_the_tables(tmp_path, warehouse_
         "sales_daily": 5,
         "records": 10 + 100 + 252 + 4875,
         "api_rejects": 0,
-        "partition_ledger": 38,
+        # users writes two ledger rows: its API upsert and its `source=push` slice.
+        "partition_ledger": 39,
         # Its four runs reached pipeline_runs without a daemon.
         "pipeline_runs": 4,
+        # Nothing was pushed: the landing tables and what is built from them are empty.
+        "landing_logs": 0,
+        "landing_users": 0,
+        "logs": 0,
+        "log_levels_hourly": 0,
     }
     assert len(list((tmp_path / "lake" / "parquet" / "sales_orders").iterdir())) == 5
     # The runs are in the persistent Dagster instance, for the UI to show.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from contextlib import nullcontext
 from typing import Any
 
 import pyarrow as pa
@@ -35,13 +36,14 @@ def load_records(
     scope: str,
     partitions: list[str] | None = None,
     rejected: dict[int, str] | None = None,
+    conn: Any | None = None,
 ) -> tuple[pa.Table, int]:
     """Validate normalized `records` against `contract` and write them with their rejects.
 
     `raw[i]` is the payload `records[i]` came from; `rejected` holds positions the caller has
     already refused, with the reason. The valid rows replace `partitions` (or are upserted for a
-    snapshot) and the invalid ones replace `scope` in `api_rejects`, in one transaction.
-    Returns the valid rows and the number of rejects.
+    snapshot) and the invalid ones replace `scope` in `api_rejects`, in one transaction (the
+    caller's, when it passes `conn`). Returns the valid rows and the number of rejects.
     """
     bad = dict(rejected or {})
     good = []
@@ -60,10 +62,10 @@ def load_records(
         ],
         schema=API_REJECTS.arrow_schema,
     )
-    with warehouse.transaction() as conn:
+    with nullcontext(conn) if conn is not None else warehouse.transaction() as c:
         if partitions is None:
-            warehouse.upsert(contract, table, conn=conn)
+            warehouse.upsert(contract, table, conn=c)
         else:
-            warehouse.replace_partitions(contract, table, partitions, conn=conn)
-        warehouse.replace_partitions(API_REJECTS, rejects, [scope], conn=conn)
+            warehouse.replace_partitions(contract, table, partitions, conn=c)
+        warehouse.replace_partitions(API_REJECTS, rejects, [scope], conn=c)
     return table, len(bad)

@@ -17,7 +17,9 @@ def source_queries(wh: Warehouse) -> dict[str, str]:
     now = wh.timestamp_param
     return {
         "users": (
-            "SELECT 'users', CAST(id AS TEXT), name, email, "
+            # A pushed user's id is its landing id, which may equal an API user's.
+            "SELECT 'users', CASE WHEN source = 'push' THEN 'push-' || CAST(id AS TEXT) "
+            "ELSE CAST(id AS TEXT) END, name, email, "
             "COALESCE(company_name, '') || ', ' || COALESCE(city, ''), fetched_at, "
             f"{now} FROM users"
         ),
@@ -48,9 +50,10 @@ def source_queries(wh: Warehouse) -> dict[str, str]:
     metadata=definition_metadata(RECORDS),
 )
 def records(warehouse: WarehouseResource) -> MaterializeResult:
-    """Users, posts, countries and sales orders in one searchable schema: source, source_id,
-    name, value, description, created_at, updated_at, unique on (source, source_id). Rebuilt
-    inside the warehouse (INSERT ... SELECT), one transaction for all sources."""
+    """Users (from the REST API, and pushed ones as `push-<id>`), posts, countries and sales
+    orders in one searchable schema: source, source_id, name, value, description, created_at,
+    updated_at, unique on (source, source_id). Rebuilt inside the warehouse (INSERT ...
+    SELECT), one transaction for all sources."""
     wh = warehouse.get()
     for upstream in (USERS, POSTS, COUNTRIES, SALES_ORDERS):
         wh.ensure_table(upstream)

@@ -1,4 +1,8 @@
-"""Users and posts from the REST API: raw snapshots in the lake, tables in the warehouse."""
+"""Users and posts from the REST API: raw snapshots in the lake, tables in the warehouse.
+
+`users` also holds the users pushed to `POST /users` (`source = 'push'`), merged from
+`landing_users` on every run.
+"""
 
 from collections.abc import Callable
 from typing import Any
@@ -11,7 +15,7 @@ from dagster import (
 )
 
 from orchestration.contracts import Contract
-from orchestration.contracts.datasets import POSTS, USERS
+from orchestration.contracts.datasets import LANDING_USERS, POSTS, USERS
 from orchestration.defs.automation import FOLLOW_UPSTREAM
 from orchestration.defs.freshness import DAILY_SNAPSHOT
 from orchestration.defs.metadata import definition_metadata, table_metadata
@@ -19,6 +23,7 @@ from orchestration.defs.raw_zone import load_records, read_raw_json, utc_now, wr
 from orchestration.defs.warehouse_kind import WAREHOUSE_KIND
 from orchestration.resources.sources import RestApiResource
 from orchestration.resources.storage import LakeResource, WarehouseResource
+from orchestration.storage.warehouse import Warehouse
 
 GROUP = "rest_api"
 
@@ -123,23 +128,89 @@ def _load_snapshot(
     return MaterializeResult(metadata=table_metadata(contract, table) | {"rejected": rejected})
 
 
+# A pushed user whose email a REST API user already holds stays in `landing_users`, unmerged.
+SHADOWED = "EXISTS (SELECT 1 FROM users api WHERE api.source = 'api' AND api.email = pushed.email)"
+
+
+def pushed_users_select() -> str:
+    """`landing_users` as `users` rows (`source = 'push'`, id = landing id, fetched_at =
+    received_at), without the shadowed ones; columns the push API lacks are NULL."""
+    mapped = {c: f"pushed.{c}" for c in LANDING_USERS.column_names if c in USERS.column_names}
+    mapped |= {"source": "'push'", "fetched_at": "pushed.received_at"}
+    select = ", ".join(mapped.get(c, "NULL") for c in USERS.column_names)
+    return f"SELECT {select} FROM landing_users pushed WHERE NOT {SHADOWED}"
+
+
+def merge_pushed_users(wh: Warehouse, conn: Any) -> tuple[int, int]:
+    """Replace the `source = 'push'` rows of `users` from `landing_users`, inside the caller's
+    transaction and after the API rows are in place. Returns (merged, shadowed)."""
+    p = wh.placeholder
+    merged = wh.replace_from_query(
+        USERS, f"source = {p}", ["push"], pushed_users_select(), slice_name="source=push", conn=conn
+    )
+    (shadowed,) = conn.execute(
+        f"SELECT COUNT(*) FROM landing_users pushed WHERE {SHADOWED}"
+    ).fetchone()
+    return merged, int(shadowed)
+
+
 @asset(
     group_name=GROUP,
     kinds={"python", WAREHOUSE_KIND},
-    deps=[raw_users],
+    deps=[raw_users, "landing_users"],
     automation_condition=FOLLOW_UPSTREAM,
+    # The sensor's push merges and the daily snapshot may overlap: one writer at a time.
+    pool="warehouse",
     metadata=definition_metadata(USERS),
     freshness_policy=DAILY_SNAPSHOT,
 )
 def users(
     context: AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource
 ) -> MaterializeResult:
-    """Users, one row each, address and company flattened, email lower-cased and unique.
+    """Users, one row each, address and company flattened, email lower-cased and unique: the
+    REST API's (`source = 'api'`) and those pushed to `POST /users` (`source = 'push'`).
 
-    Upserted by `id`. A record that breaks the contract, or repeats an email, goes to
-    `api_rejects` (scope `users`) with its reason.
+    API users are upserted by (source, id). A record that breaks the contract, or repeats an
+    email, goes to `api_rejects` (scope `users`) with its reason. Pushed users then replace
+    the `push` rows, from `landing_users` inside the warehouse, id = landing id; one whose
+    email an API user holds stays in `landing_users` only, counted as `push_shadowed`. All of
+    it is one transaction. Without an API snapshot in the lake yet, only the pushed users are
+    merged (and a warning says so).
     """
-    return _load_snapshot(context, lake, warehouse, USERS, flatten_user, repeated_emails)
+    wh, store = warehouse.get(), lake.get()
+    for contract in (USERS, LANDING_USERS):
+        wh.ensure_table(contract)
+    api_rows, rejected, table = 0, 0, USERS.empty()
+    with wh.transaction() as conn:
+        # The pushed rows go first, so that an API user may take an email a pushed one held.
+        conn.execute(f"DELETE FROM users WHERE source = {wh.placeholder}", ["push"])
+        if store.exists("raw/rest/users.json"):
+            raw = read_raw_json(store, "rest/users.json")
+            fetched_at = utc_now()
+            rows = [flatten_user(record) | {"fetched_at": fetched_at} for record in raw]
+            table, rejected = load_records(
+                wh, USERS, rows, raw, scope="users", rejected=repeated_emails(rows), conn=conn
+            )
+            api_rows = table.num_rows
+        else:
+            context.log.warning("no REST API snapshot (raw/rest/users.json) yet: pushed users only")
+        pushed, shadowed = merge_pushed_users(wh, conn)
+    if rejected:
+        context.log.warning(f"{rejected} users record(s) rejected; see api_rejects")
+    if shadowed:
+        context.log.warning(
+            f"{shadowed} pushed user(s) not merged: an API user holds their email "
+            "(they stay in landing_users)"
+        )
+    return MaterializeResult(
+        metadata=table_metadata(USERS, table, rows=api_rows + pushed)
+        | {
+            "rejected": rejected,
+            "api_rows": api_rows,
+            "push_rows": pushed,
+            "push_shadowed": shadowed,
+        }
+    )
 
 
 @asset(
