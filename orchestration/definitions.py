@@ -14,6 +14,9 @@ from dagster import (
 from orchestration.defs.countries_graphql import assets as countries_assets
 from orchestration.defs.countries_graphql import checks as countries_checks
 from orchestration.defs.jobs import JOBS
+from orchestration.defs.logs import assets as logs_assets
+from orchestration.defs.logs import checks as logs_checks
+from orchestration.defs.logs.sensors import landing_sensor
 from orchestration.defs.platform.sensors import pipeline_runs_sensor
 from orchestration.defs.records import assets as records_assets
 from orchestration.defs.records import checks as records_checks
@@ -26,10 +29,12 @@ from orchestration.defs.users_api import checks as users_checks
 from orchestration.resources import resources_from_env
 
 all_assets = load_assets_from_modules(
-    [users_assets, countries_assets, sales_assets, records_assets]
+    [users_assets, countries_assets, sales_assets, logs_assets, records_assets]
 )
+# The landing tables the serving API writes: external assets, shown for lineage.
+external_assets = [logs_assets.landing_logs, logs_assets.landing_users]
 all_checks = load_asset_checks_from_modules(
-    [users_checks, countries_checks, sales_checks, records_checks]
+    [users_checks, countries_checks, sales_checks, logs_checks, records_checks]
 )
 
 # Evaluates the assets' automation conditions: downstream partitions follow their upstream.
@@ -41,12 +46,13 @@ automation_sensor = AutomationConditionSensorDefinition(
 )
 
 defs = Definitions(
-    assets=all_assets,
+    assets=[*all_assets, *external_assets],
     asset_checks=all_checks,
     jobs=JOBS,
     schedules=SCHEDULES,
     sensors=[
         sales_drop_sensor,
+        landing_sensor,
         pipeline_runs_sensor,
         automation_sensor,
     ],

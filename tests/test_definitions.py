@@ -21,6 +21,8 @@ EXPECTED = {
         "sales_orders_export",
     },
     "unified": {"records"},
+    "push": {"landing_logs", "landing_users"},
+    "logs": {"logs", "logs_export", "log_levels_hourly"},
 }
 
 
@@ -36,9 +38,9 @@ def test_definitions_load_with_every_asset_in_its_group():
             assert spec.kinds, name
 
 
-def test_daily_assets_backfill_a_range_in_one_run():
+def test_daily_and_hourly_assets_backfill_a_range_in_one_run():
     graph = definitions.defs.resolve_asset_graph()
-    for name in EXPECTED["sales_csv"]:
+    for name in EXPECTED["sales_csv"] | EXPECTED["logs"]:
         node = graph.get(AssetKey(name))
         assert node.partitions_def is not None, name
         assert node.backfill_policy is not None, name
@@ -52,6 +54,13 @@ def test_lineage_runs_from_sources_to_records():
     assert {k.to_user_string() for k in graph.get(AssetKey("sales_orders_export")).parent_keys} == {
         "sales_orders"
     }
+    # Pushed records: from the serving API's landing tables, which Dagster does not write.
+    assert {k.to_user_string() for k in graph.get(AssetKey("users")).parent_keys} == {
+        "raw_users",
+        "landing_users",
+    }
+    assert [k.to_user_string() for k in graph.get(AssetKey("logs")).parent_keys] == ["landing_logs"]
+    assert not graph.get(AssetKey("landing_logs")).is_materializable
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:

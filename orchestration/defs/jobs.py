@@ -27,4 +27,16 @@ records_job = define_asset_job(
     description="Rebuild the unified `records` table.",
 )
 
-JOBS = [rest_api_job, countries_job, sales_job, records_job]
+logs_job = define_asset_job(
+    "logs_job",
+    selection=AssetSelection.groups("logs"),
+    description="Hours of pushed logs (or a range of hours, in one run): dedupe from landing, "
+    "exports, level counts, and their checks.",
+)
+push_users_job = define_asset_job(
+    "push_users_job",
+    selection=AssetSelection.assets("users"),
+    description="Merge the users pushed to `POST /users` into `users` (no REST API call).",
+)
+
+JOBS = [rest_api_job, countries_job, sales_job, records_job, logs_job, push_users_job]
