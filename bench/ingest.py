@@ -165,6 +165,7 @@ def run_engine(engine: str, batches: list[list[dict]], workdir: Path) -> list[li
         SERVING_API_KEYS=KEY,
         SERVING_ACCESS_LOG="false",
         SERVING_LOG_LEVEL="WARNING",
+        SERVING_RATE_LIMIT_PER_S="0",
         SERVING_INGEST_MAX_RECORDS=str(max(10_000, ARGS.batch_size)),
     )
     cmd = [sys.executable, "-m", "uvicorn", "bench.ingest_app:app", "--port", str(port),

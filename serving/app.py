@@ -18,6 +18,7 @@ from serving.catalog import Catalog
 from serving.core.config import Settings, get_settings
 from serving.core.errors import install_error_handlers
 from serving.core.observability import AppCollector, Metrics, ObservabilityMiddleware
+from serving.core.security import KeyGate, KeyRing
 from serving.db import DatabaseUnavailable, QueryTimeout, open_database
 from serving.deps import Context
 from serving.ingest.store import open_store
@@ -81,7 +82,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
     )
-    app.state.ctx = Context(settings, db, catalog, settings.cursor_secret.encode(), store, cache)
+    keys = KeyRing(settings.api_keys)
+    app.state.ctx = Context(
+        settings, db, catalog, settings.cursor_secret.encode(), store, cache, keys
+    )
     app.state.runs = RunsReader(db)
     app.state.metrics = metrics = Metrics()
     metrics.registry.register(AppCollector(app))
@@ -98,6 +102,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["ETag", "Link", "X-Request-ID"],
             max_age=600,
         )
+    app.add_middleware(
+        KeyGate,
+        keys=keys,
+        read_requires_key=settings.read_requires_key,
+        rate=settings.rate_limit_per_s,
+        burst=settings.rate_limit_burst,
+    )
     app.add_middleware(ObservabilityMiddleware, metrics=metrics, log_requests=settings.access_log)
     return app
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -13,6 +12,7 @@ from serving.cache import UserCache
 from serving.catalog import Catalog
 from serving.core.config import Settings
 from serving.core.errors import ApiError
+from serving.core.security import KeyRing
 from serving.db.base import Database
 from serving.ingest.store import LandingStore
 
@@ -28,6 +28,7 @@ class Context:
     cursor_key: bytes
     store: LandingStore
     cache: UserCache
+    keys: KeyRing
 
 
 async def get_context(request: Request) -> Context:
@@ -60,12 +61,7 @@ async def require_api_key(
 ) -> None:
     """Write endpoints: a key from `SERVING_API_KEYS` in `X-API-Key`, compared in constant
     time; the key itself is never logged."""
-    keys = ctx.settings.api_keys
-    if (
-        not keys
-        or x_api_key is None
-        or not any(hmac.compare_digest(x_api_key.encode(), k.encode()) for k in keys)
-    ):
+    if not ctx.keys.match(x_api_key):
         raise ApiError(401, "unauthorized", "a valid X-API-Key is required")
 
 

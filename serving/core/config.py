@@ -38,6 +38,13 @@ class Settings(BaseSettings):
         default_factory=list,
         description="Keys accepted in `X-API-Key` by write endpoints (comma-separated).",
     )
+    read_requires_key: bool = Field(
+        False, description="Reads need an `X-API-Key` too (all but the probes and the docs)."
+    )
+    rate_limit_per_s: float = Field(
+        100, ge=0, description="Requests a second per API key (0: no limit); then 429."
+    )
+    rate_limit_burst: int = Field(200, ge=1, description="Requests a key may burst above it.")
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Origins allowed by CORS (comma-separated; `*` for any). Empty: CORS closed.",
