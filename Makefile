@@ -31,6 +31,11 @@ test: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -n 2 -q
 
+## The fault matrix of docs/RELIABILITY.md; RELIABILITY_FULL=1 runs the full-size (1M-row) variants.
+.PHONY: reliability
+reliability: $(STAMP)
+	$(BIN)/python -m pytest -q tests/test_faults.py tests/test_faults_processes.py
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
