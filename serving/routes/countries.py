@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
@@ -10,11 +10,12 @@ from fastapi.responses import Response
 from orchestration.contracts import CONTRACTS
 from orchestration.storage.warehouse import quote
 from serving.core.errors import ERROR_RESPONSES, ErrorEnvelope
-from serving.deps import ListParams
+from serving.deps import Context
+from serving.lean import list_route
 from serving.listing import Listing
-from serving.params import LIST, SEARCH, Param, openapi, parse
-from serving.query import Condition, check_text, parse_filter
-from serving.schemas import list_model, row_model
+from serving.params import LIST, SEARCH, Param
+from serving.query import Condition, Filter, check_text, parse_filter
+from serving.schemas import row_model
 
 router = APIRouter(tags=["countries"], responses=ERROR_RESPONSES)
 COUNTRIES = CONTRACTS["countries"]
@@ -27,45 +28,28 @@ PARAMS = (
     Param("currency", "str", "ISO 4217 code, e.g. `EUR`.", max_length=16),
     Param("language", "str", "Language code (`de`) or name (`German`).", max_length=64),
 )
-NAMES = frozenset(p.name for p in PARAMS)
 
 
-@router.get(
-    "/countries",
-    response_model=list_model("countries"),
-    summary="List countries",
-    openapi_extra=openapi(PARAMS),
-)
-async def list_countries(request: Request) -> Response:
+@list_route(router, "/countries", COUNTRIES, PARAMS, summary="List countries")
+def list_countries(q: dict[str, Any], ctx: Context) -> list[Filter | Condition]:
     """Countries, by continent and code; `search` covers name, native name and capital."""
-    q = parse(request, PARAMS)
-    ctx = request.app.state.ctx
-    filters, conditions = [], []
+    out: list[Filter | Condition] = []
     db = ctx.db
     if (continent := q.get("continent")) is not None:
         value = check_text(continent.strip(), "continent")
         if len(value) == 2:
-            filters.append(parse_filter(COUNTRIES, "continent_code", value.upper()))
+            out.append(parse_filter(COUNTRIES, "continent_code", value.upper()))
         else:
-            conditions.append(
+            out.append(
                 Condition(f"lower({quote('continent_name')}) = lower({db.placeholder})", (value,))
             )
     if (currency := q.get("currency")) is not None:
         value = check_text(currency.strip().upper(), "currency")
-        conditions.append(Condition(db.currency_token(quote("currency")), (value,)))
+        out.append(Condition(db.currency_token(quote("currency")), (value,)))
     if (language := q.get("language")) is not None:
         value = check_text(language.strip(), "language")
-        conditions.append(Condition(db.json_array_has(quote("languages")), (value, value)))
-    listing = Listing(
-        request,
-        ctx,
-        COUNTRIES,
-        filters=filters,
-        conditions=conditions,
-        search=q.get("search"),
-        declared=NAMES,
-    )
-    return await listing.respond(ListParams.of(q))
+        out.append(Condition(db.json_array_has(quote("languages")), (value, value)))
+    return out
 
 
 @router.get(

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from typing import Any
+
+from fastapi import APIRouter
 
 from orchestration.contracts import CONTRACTS
 from serving.core.errors import ERROR_RESPONSES
-from serving.deps import ListParams
-from serving.listing import Listing
-from serving.params import LIST, SEARCH, Param, openapi, parse
-from serving.query import parse_filter
-from serving.schemas import list_model
+from serving.deps import Context
+from serving.lean import list_route
+from serving.params import LIST, SEARCH, Param
+from serving.query import Filter, parse_filter
 
 router = APIRouter(tags=["data"], responses=ERROR_RESPONSES)
 RECORDS = CONTRACTS["records"]
@@ -20,16 +20,10 @@ PARAMS = (
     SEARCH,
     Param("source", "str", "Only records of this source: users, posts, ...", max_length=64),
 )
-NAMES = frozenset(p.name for p in PARAMS)
 
 
-@router.get(
-    "/data",
-    response_model=list_model("records"),
-    summary="Unified records",
-    openapi_extra=openapi(PARAMS),
-)
-async def data(request: Request) -> Response:
+@list_route(router, "/data", RECORDS, PARAMS, summary="Unified records", default_mode="page")
+def data(q: dict[str, Any], ctx: Context) -> list[Filter]:
     """Every entity of every source in one schema (`source`, `source_id`, `name`, `value`,
     `description`, `created_at`, `updated_at`).
 
@@ -39,15 +33,5 @@ async def data(request: Request) -> Response:
     (`limit`, then `cursor` = the previous `next`) goes to any depth at the same speed.
     Columns filter as `col__op=value` (eq, ne, gt, gte, lt, lte, in, contains, isnull).
     """
-    q = parse(request, PARAMS)
     source = q.get("source")
-    filters = [parse_filter(RECORDS, "source", source)] if source is not None else []
-    listing = Listing(
-        request,
-        request.app.state.ctx,
-        RECORDS,
-        filters=filters,
-        search=q.get("search"),
-        declared=NAMES,
-    )
-    return await listing.respond(ListParams.of(q), default_mode="page")
+    return [parse_filter(RECORDS, "source", source)] if source is not None else []

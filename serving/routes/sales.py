@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi import APIRouter
 
 from orchestration.contracts import CONTRACTS, Contract
 from serving.core.errors import ERROR_RESPONSES
-from serving.deps import ListParams
-from serving.listing import Listing
-from serving.params import LIST, Param, openapi, parse
+from serving.deps import Context
+from serving.lean import list_route
+from serving.params import LIST, Param
 from serving.query import Filter, parse_filter
-from serving.schemas import list_model
 
 router = APIRouter(prefix="/sales", tags=["sales"], responses=ERROR_RESPONSES)
 ORDERS, DAILY, REJECTS = (CONTRACTS[n] for n in ("sales_orders", "sales_daily", "sales_rejects"))
@@ -45,19 +43,9 @@ def _range(contract: Contract, column: str, low: Any, high: Any) -> list[Filter]
     return out
 
 
-def _names(params: tuple[Param, ...]) -> frozenset[str]:
-    return frozenset(p.name for p in params)
-
-
-@router.get(
-    "/orders",
-    response_model=list_model("sales_orders"),
-    summary="Sales orders",
-    openapi_extra=openapi(ORDER_PARAMS),
-)
-async def sales_orders(request: Request) -> Response:
+@list_route(router, "/orders", ORDERS, ORDER_PARAMS, summary="Sales orders")
+def sales_orders(q: dict[str, Any], ctx: Context) -> list[Filter]:
     """Clean orders in (order_date, order_id) order: a date range walks the primary key."""
-    q = parse(request, ORDER_PARAMS)
     filters = _range(ORDERS, "order_date", q.get("date_from"), q.get("date_to"))
     filters += _range(ORDERS, "quantity", q.get("min_quantity"), q.get("max_quantity"))
     filters += _range(ORDERS, "price", q.get("min_price"), q.get("max_price"))
@@ -65,40 +53,17 @@ async def sales_orders(request: Request) -> Response:
         filters.append(parse_filter(ORDERS, "product", product))
     if (customer := q.get("customer")) is not None:
         filters.append(parse_filter(ORDERS, "customer_id", customer))
-    listing = Listing(
-        request, request.app.state.ctx, ORDERS, filters=filters, declared=_names(ORDER_PARAMS)
-    )
-    return await listing.respond(ListParams.of(q))
+    return filters
 
 
-@router.get(
-    "/daily",
-    response_model=list_model("sales_daily"),
-    summary="Daily sales",
-    openapi_extra=openapi(DAY_PARAMS),
-)
-async def sales_daily(request: Request) -> Response:
+@list_route(router, "/daily", DAILY, DAY_PARAMS, summary="Daily sales")
+def sales_daily(q: dict[str, Any], ctx: Context) -> list[Filter]:
     """Orders, units and revenue per day."""
-    q = parse(request, DAY_PARAMS)
-    filters = _range(DAILY, "day", q.get("date_from"), q.get("date_to"))
-    listing = Listing(
-        request, request.app.state.ctx, DAILY, filters=filters, declared=_names(DAY_PARAMS)
-    )
-    return await listing.respond(ListParams.of(q))
+    return _range(DAILY, "day", q.get("date_from"), q.get("date_to"))
 
 
-@router.get(
-    "/rejects",
-    response_model=list_model("sales_rejects"),
-    summary="Rejected rows",
-    openapi_extra=openapi(DAY_PARAMS),
-)
-async def sales_rejects(request: Request) -> Response:
+@list_route(router, "/rejects", REJECTS, DAY_PARAMS, summary="Rejected rows")
+def sales_rejects(q: dict[str, Any], ctx: Context) -> list[Filter]:
     """Rows of the drops that could not be cleaned, with the reason (e.g.
     `reason__contains=order_date`)."""
-    q = parse(request, DAY_PARAMS)
-    filters = _range(REJECTS, "partition_date", q.get("date_from"), q.get("date_to"))
-    listing = Listing(
-        request, request.app.state.ctx, REJECTS, filters=filters, declared=_names(DAY_PARAMS)
-    )
-    return await listing.respond(ListParams.of(q))
+    return _range(REJECTS, "partition_date", q.get("date_from"), q.get("date_to"))
