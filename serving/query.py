@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import math
@@ -172,6 +173,14 @@ class Order:
     """The total order of a listing: the sort column (if any), then the primary key."""
 
     terms: tuple[tuple[Column, bool], ...]  # (column, descending)
+
+    @functools.cached_property
+    def _hash(self) -> int:
+        return hash(self.terms)
+
+    def __hash__(self) -> int:
+        # A key of the SQL caches on every request: hash the columns once, not every time.
+        return self._hash
 
     @property
     def spec(self) -> list[list[Any]]:
@@ -337,31 +346,41 @@ class Select:
 
 def keyset(db: Database, order: Order, after: list[Any]) -> tuple[str, list[Any]]:
     """SQL: the row comes after `after` in `order` (NULL sorts as the largest value)."""
-    p = db.placeholder
+    sql, picks = _keyset_template(db.placeholder, order, tuple(v is None for v in after))
+    values = [db.bind(c, v) for (c, _), v in zip(order.terms, after, strict=True)]
+    return sql, [values[i] for i in picks]
+
+
+@functools.lru_cache(maxsize=1024)
+def _keyset_template(
+    p: str, order: Order, nulls: tuple[bool, ...], first: int = 0
+) -> tuple[str, tuple[int, ...]]:
+    """The SQL of `keyset` for values NULL where `nulls` says, and which value (an index into
+    the sort values) each placeholder takes: the text depends on nothing else, so it is built
+    once per sort and NULL pattern."""
     terms = list(order.terms)
-    simple = all(d == terms[0][1] for _, d in terms) and all(
-        not c.nullable and v is not None for (c, _), v in zip(terms, after, strict=True)
-    )
-    if simple:
+    if all(d == terms[0][1] for _, d in terms) and not any(
+        c.nullable or null for (c, _), null in zip(terms, nulls, strict=True)
+    ):
         # One row-value comparison: both engines turn it into an index range.
         op = "<" if terms[0][1] else ">"
         cols = ", ".join(quote(c.name) for c, _ in terms)
         marks = ", ".join([p] * len(terms))
-        values = [db.bind(c, v) for (c, _), v in zip(terms, after, strict=True)]
-        return f"({cols}) {op} ({marks})", values
+        return f"({cols}) {op} ({marks})", tuple(range(first, first + len(terms)))
     # Expanded form: after on the first term, or equal on it and after on the rest.
-    (col, desc), value = terms[0], after[0]
-    rest_sql, rest_params = (
-        keyset(db, Order(tuple(terms[1:])), after[1:]) if len(terms) > 1 else ("1 = 0", [])
+    (col, desc), null = terms[0], nulls[0]
+    rest_sql, rest_picks = (
+        _keyset_template(p, Order(tuple(terms[1:])), nulls[1:], first + 1)
+        if len(terms) > 1
+        else ("1 = 0", ())
     )
     name = quote(col.name)
-    if value is None:
+    if null:
         # NULL is the largest: ascending, only NULLs follow; descending, every non-NULL does.
         same = f"({name} IS NULL AND {rest_sql})"
-        return (f"({same} OR {name} IS NOT NULL)" if desc else same), rest_params
-    bound = db.bind(col, value)
+        return (f"({same} OR {name} IS NOT NULL)" if desc else same), rest_picks
     op = "<" if desc else ">"
     after_sql = f"{name} {op} {p}"
     if col.nullable and not desc:
         after_sql = f"({after_sql} OR {name} IS NULL)"
-    return f"({after_sql} OR ({name} = {p} AND {rest_sql}))", [bound, bound, *rest_params]
+    return f"({after_sql} OR ({name} = {p} AND {rest_sql}))", (first, first, *rest_picks)
