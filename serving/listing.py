@@ -317,8 +317,11 @@ class Listing:
                 self.ctx.cursor_key,
                 {"t": self.contract.name, "f": self._fingerprint(order), "v": values},
             )
-            items = [(k, v) for k, v in request.query_params.multi_items() if k != "cursor"]
-            next_url = request.scope["path"] + "?" + urlencode([*items, ("cursor", token)])
+            query = urlencode(
+                [(k, v) for k, v in request.query_params.multi_items() if k != "cursor"]
+            )
+            # The token's characters (base64url and a dot) need no quoting.
+            next_url = f"{request.scope['path']}?{query}{'&' if query else ''}cursor={token}"
         if csv_out:
             if next_url:
                 headers["Link"] = f'<{next_url}>; rel="next"'

@@ -136,10 +136,7 @@ def openapi(params: tuple[Param, ...] | list[Param], filters: str = "") -> dict[
 
 def parse(request: Request, params: tuple[Param, ...] | list[Param]) -> dict[str, Any]:
     """The declared parameters present in the query string, typed (the last value wins)."""
-    query = request.query_params
-    out: dict[str, Any] = {}
-    for p in params:
-        raw = query.get(p.name)
-        if raw is not None:
-            out[p.name] = p.parse(raw)
-    return out
+    # One pass over the query: a lookup per declared name in QueryParams raises and catches a
+    # KeyError for each absent one.
+    raw = dict(request.query_params.multi_items())
+    return {p.name: p.parse(raw[p.name]) for p in params if p.name in raw}
