@@ -34,6 +34,7 @@ from serving.query import (
     keyset,
     parse_filter,
     parse_sort,
+    primary_key,
 )
 
 # Parameters that shape the page but not the set of rows (left out of a cursor's fingerprint).
@@ -111,6 +112,7 @@ class TablePlan:
         self.names = contract.column_names
         self.index = {n: i for i, n in enumerate(self.names)}
         self.to_dicts = compile_rows(self.names, [db.converter(c) for c in contract.columns])
+        self.key = tuple(primary_key(contract))
         self._orders: dict[str | None, Order] = {}
         self._sql: dict[tuple[Any, ...], str] = {}
 
@@ -120,6 +122,18 @@ class TablePlan:
             # Only valid sorts get here (parse_sort raises otherwise): a few per column.
             order = self._orders[sort] = parse_sort(self.contract, sort)
         return order
+
+    def bounded(self, select: Select, limit: int | None, offset: int) -> bool:
+        """The page is a range of the primary key's index: no filter, the key's order (either
+        way), a limit and no offset."""
+        order = select.order
+        return (
+            limit is not None
+            and not offset
+            and not select.filtered
+            and order is not None
+            and tuple(c.name for c, _ in order.terms) == self.key
+        )
 
     def rows_sql(
         self, db: Database, select: Select, after: list[Any] | None, limit: int | None, offset: int
@@ -224,9 +238,9 @@ class Listing:
     ) -> list[tuple[Any, ...]]:
         if self.empty_search:
             return []
-        db = self.ctx.db
-        sql, params = self.plan.rows_sql(db, self.select, after, limit, offset)
-        return await db.fetch(sql, params)
+        db, plan = self.ctx.db, self.plan
+        sql, params = plan.rows_sql(db, self.select, after, limit, offset)
+        return await db.fetch(sql, params, bounded=plan.bounded(self.select, limit, offset))
 
     # -- list endpoints -------------------------------------------------------------------------
     async def respond(self, params: ListParams, *, default_mode: str = "cursor") -> Response:

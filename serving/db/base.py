@@ -54,8 +54,13 @@ class Database(ABC):
 
     # -- statements -------------------------------------------------------------------------
     @abstractmethod
-    async def fetch(self, sql: str, params: Sequence[Any] = (), *, kind: str = "data") -> list[Row]:
-        """Run one read statement under the time limit and return its rows."""
+    async def fetch(
+        self, sql: str, params: Sequence[Any] = (), *, kind: str = "data", bounded: bool = False
+    ) -> list[Row]:
+        """Run one read statement under the time limit and return its rows.
+
+        `bounded`: the caller knows the statement reads at most a page of rows along an index
+        (a key-order page, unfiltered), so an engine may skip its usual hand-off for it."""
 
     @abstractmethod
     def stream(

@@ -94,7 +94,9 @@ class PostgresDatabase(Database):
             await self.pool.close()
             self._opened = False
 
-    async def fetch(self, sql: str, params: Sequence[Any] = (), *, kind: str = "data") -> list[Row]:
+    async def fetch(
+        self, sql: str, params: Sequence[Any] = (), *, kind: str = "data", bounded: bool = False
+    ) -> list[Row]:
         self.queries[kind] += 1
         if not self._opened:
             await self.open()

@@ -1,8 +1,11 @@
 """SQLite: a small pool of read-only connections, each owned by one worker thread.
 
-The event loop never touches SQLite: statements run on a dedicated thread pool whose threads
-each keep one `file:...?mode=ro` connection with `PRAGMA query_only`. The time limit is a
-progress handler that aborts the statement past its deadline.
+Statements run on a dedicated thread pool whose threads each keep one `file:...?mode=ro`
+connection with `PRAGMA query_only`. The time limit is a progress handler that aborts the
+statement past its deadline. The one exception is a `bounded` statement (a page along the
+primary key, some tens of microseconds): handing it to a thread would cost more than running it,
+so it runs on the event loop's own connection under a budget of `INLINE_BUDGET_MS` (busy timeout
+included), and goes to the pool after all if it runs past it.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from orchestration.storage.warehouse import fts_table, quote
 from serving.db.base import Database, DatabaseUnavailable, QueryTimeout, Row
 
 PROGRESS_STEPS = 1000
+INLINE_BUDGET_MS = 5
 
 
 def sqlite_path(url: str) -> Path:
@@ -109,7 +113,7 @@ class SQLiteDatabase(Database):
             self._all.clear()
 
     # -- the per-thread connection ----------------------------------------------------------
-    def _conn(self) -> _Conn:
+    def _conn(self, busy_timeout_ms: int | None = None) -> _Conn:
         conn: _Conn | None = getattr(self._local, "conn", None)
         if conn is not None and self._local.generation == self._generation:
             return conn
@@ -117,7 +121,7 @@ class SQLiteDatabase(Database):
             conn.close()
         if not self.path.exists():
             raise DatabaseUnavailable(f"the warehouse file {self.path} does not exist")
-        conn = _Conn(self.path, self.query_timeout_ms)
+        conn = _Conn(self.path, busy_timeout_ms or self.query_timeout_ms)
         self._local.conn, self._local.generation = conn, self._generation
         with self._lock:
             self._all.append(conn)
@@ -138,8 +142,16 @@ class SQLiteDatabase(Database):
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, fn)
 
-    async def fetch(self, sql: str, params: Sequence[Any] = (), *, kind: str = "data") -> list[Row]:
+    async def fetch(
+        self, sql: str, params: Sequence[Any] = (), *, kind: str = "data", bounded: bool = False
+    ) -> list[Row]:
         self.queries[kind] += 1
+        if bounded and self._executor is not None:
+            try:
+                # The loop thread's own connection (busy timeout = the budget).
+                return self._conn(INLINE_BUDGET_MS).run(sql, params, INLINE_BUDGET_MS)
+            except (QueryTimeout, sqlite3.OperationalError):
+                pass  # slower than promised, or the file is busy: the pool, under the full limit
         timeout = self.query_timeout_ms
         return await self._run(lambda: self._conn().run(sql, params, timeout))
 
