@@ -122,6 +122,8 @@ class ObservabilityMiddleware:
 
     def __init__(self, app: ASGIApp, metrics: Metrics, log_requests: bool) -> None:
         self.app, self.metrics, self.log_requests = app, metrics, log_requests
+        # The labelled children of the two metrics, looked up once per method, route, status.
+        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -156,8 +158,14 @@ class ObservabilityMiddleware:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
             method = scope["method"]
-            self.metrics.requests.labels(method, template, str(status)).inc()
-            self.metrics.latency.labels(method, template).observe(elapsed)
+            series = self._series.get((method, template, status))
+            if series is None:
+                series = self._series[(method, template, status)] = (
+                    self.metrics.requests.labels(method, template, str(status)),
+                    self.metrics.latency.labels(method, template),
+                )
+            series[0].inc()
+            series[1].observe(elapsed)
             if self.log_requests:
                 client = scope.get("client")
                 access_log.info(
