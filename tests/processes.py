@@ -74,3 +74,32 @@ def serve_api(warehouse_url: str, log_dir: Path, **settings: Any) -> Iterator[st
             proc.kill()
             proc.wait()
         log.close()
+
+
+@contextlib.contextmanager
+def dagster_dev(home: Path, env: dict[str, str]) -> Iterator[str]:
+    """`dagster dev` (webserver, daemon, code server) on the embedded instance config, in its
+    own process group; yields the webserver's URL and stops the group with SIGINT."""
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "dagster.yaml").write_text((ROOT / "deploy/embedded/dagster.yaml").read_text())
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    dagster = str(Path(sys.executable).with_name("dagster"))
+    proc = subprocess.Popen(
+        [dagster, "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
+        cwd=ROOT,
+        env=dict(env, DAGSTER_HOME=str(home)),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        wait_for_http(f"{url}/server_info", 120, alive=lambda: proc.poll() is None)
+        yield url
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()

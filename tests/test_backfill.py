@@ -2,8 +2,6 @@
 run, against a real `dagster dev`."""
 
 import os
-import shutil
-import signal
 import subprocess
 import sys
 from datetime import date
@@ -15,7 +13,7 @@ from orchestration.backfill import days_between
 from orchestration.contracts.datasets import SALES_DAILY, SALES_ORDERS
 from orchestration.storage.warehouse import open_warehouse
 from sample_sources.sales import write_drops
-from tests.processes import free_port, wait_for_http
+from tests.processes import dagster_dev
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,30 +26,14 @@ def test_days_between():
 
 @pytest.mark.slow
 def test_make_backfill_runs_a_range_in_one_run(tmp_path):
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copy(ROOT / "deploy" / "embedded" / "dagster.yaml", home / "dagster.yaml")
     write_drops(tmp_path / "landing", date(2024, 3, 1), 3, 600)
     warehouse_url = f"sqlite:///{tmp_path / 'warehouse.db'}"
     env = {k: v for k, v in os.environ.items() if not k.endswith("_API_URL")} | {
-        "DAGSTER_HOME": str(home),
         "WAREHOUSE_URL": warehouse_url,
         "LAKE_URL": str(tmp_path / "lake"),
         "LANDING_DIR": str(tmp_path / "landing"),
     }
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    dagster = str(Path(sys.executable).with_name("dagster"))
-    webserver = subprocess.Popen(
-        [dagster, "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        wait_for_http(f"{url}/server_info", 120, alive=lambda: webserver.poll() is None)
+    with dagster_dev(tmp_path / "dagster_home", env) as url:
         done = subprocess.run(
             [
                 sys.executable,
@@ -66,19 +48,13 @@ def test_make_backfill_runs_a_range_in_one_run(tmp_path):
                 url,
             ],
             cwd=ROOT,
-            env=env,
+            env=dict(env, DAGSTER_HOME=str(tmp_path / "dagster_home")),
             capture_output=True,
             text=True,
             timeout=480,
         )
         assert done.returncode == 0, done.stdout + done.stderr[-3000:]
         assert "COMPLETED_SUCCESS (1 run(s)" in done.stdout
-    finally:
-        os.killpg(webserver.pid, signal.SIGINT)
-        try:
-            webserver.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(webserver.pid, signal.SIGKILL)
     wh = open_warehouse(warehouse_url)
     assert wh.count(SALES_DAILY) == 3
     assert wh.count(SALES_ORDERS) > 500
