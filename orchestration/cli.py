@@ -34,6 +34,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_PORT = int(os.environ.get("SAMPLE_SOURCES_PORT", "8100"))
 UI_PORT = int(os.environ.get("UI_PORT", "3000"))
 API_PORT = int(os.environ.get("API_PORT", "8000"))
+# The key `make run` gives the API's push endpoints when SERVING_API_KEYS is unset.
+DEV_API_KEY = "dev-key"
 SAMPLE_DROPS = {"start": date(2024, 3, 1), "days": 5, "rows": 5200}
 
 
@@ -183,8 +185,12 @@ def run() -> None:
         print(f"\nDagster UI: http://127.0.0.1:{UI_PORT}")
         if (ROOT / "serving" / "app.py").exists():
             api = ["-m", "serving", "--host", "127.0.0.1", "--port", str(API_PORT)]
-            procs.append(_start([sys.executable, *api], env))
+            # The push endpoints need a key: a development one unless SERVING_API_KEYS is set.
+            api_env = env | {"SERVING_API_KEYS": env.get("SERVING_API_KEYS") or DEV_API_KEY}
+            procs.append(_start([sys.executable, *api], api_env))
             print(f"Serving API: http://127.0.0.1:{API_PORT}/docs")
+            if not env.get("SERVING_API_KEYS"):
+                print(f"Push endpoints: X-API-Key: {DEV_API_KEY} (set SERVING_API_KEYS to change)")
         print("Ctrl-C stops everything.")
         signal.signal(signal.SIGTERM, signal.default_int_handler)
         try:

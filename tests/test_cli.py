@@ -88,6 +88,11 @@ def test_run_serves_the_ui_and_ctrl_c_stops_everything(tmp_path):
         api = f"http://127.0.0.1:{api_port}"
         wait_for_http(f"{api}/ping", 60, alive=lambda: proc.poll() is None)
         assert len(httpx.get(f"{api}/users", params={"limit": 50}).json()["data"]) == 10
+        # The push endpoints take the development key the run printed.
+        user = {"name": "Dev User", "email": "dev@example.org", "role": "analyst"}
+        pushed = httpx.post(f"{api}/users", json=user, headers={"X-API-Key": "dev-key"})
+        assert pushed.status_code == 201, pushed.text
+        assert httpx.get(f"{api}/users/dev@example.org").json()["source"] == "push"
         os.killpg(proc.pid, signal.SIGINT)
         assert proc.wait(timeout=60) == 0
     finally:
@@ -95,5 +100,6 @@ def test_run_serves_the_ui_and_ctrl_c_stops_everything(tmp_path):
             os.killpg(proc.pid, signal.SIGKILL)
     output = proc.stdout.read()
     assert "stopping" in output
+    assert "X-API-Key: dev-key" in output
     with pytest.raises(httpx.TransportError):
         httpx.get(ui, timeout=2)
