@@ -240,3 +240,35 @@ def test_values_that_look_like_nulls_stay_values(warehouse: Warehouse):
         COUNTRIES, pa.Table.from_pylist([row], COUNTRIES.arrow_schema), ["AF"]
     )
     assert warehouse.read(COUNTRIES).to_pylist() == [row]
+
+
+@pytest.mark.parametrize("same_day", [True, False], ids=["same-day", "other-days"])
+def test_concurrent_writers_queue_instead_of_colliding(warehouse_url: str, same_day: bool):
+    """Two runs writing one table at once, the same day or two days: both succeed, and each day
+    holds one writer's rows."""
+    import threading
+
+    wh = open_warehouse(warehouse_url)
+    days = [dt.date(2024, 3, 1), dt.date(2024, 3, 1 if same_day else 2)]
+    wh.replace_partitions(SALES_ORDERS, orders(("o-1", 1, days[0])), [days[0].isoformat()])
+    barrier, errors = threading.Barrier(2), []
+
+    def rebuild(n: int, day: dt.date) -> None:
+        rows = orders(*[(f"o-{i}", n, day) for i in range(500)])
+        try:
+            barrier.wait()
+            open_warehouse(warehouse_url).replace_partitions(SALES_ORDERS, rows, [day.isoformat()])
+        except Exception as exc:  # the test reports any writer's failure
+            errors.append(exc)
+
+    writers = zip((2, 3), days, strict=True)
+    threads = [threading.Thread(target=rebuild, args=(n, d)) for n, d in writers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    for day in set(days):
+        table = wh.read(SALES_ORDERS, [day.isoformat()])
+        assert table.num_rows == 500
+        assert len(set(table.column("quantity").to_pylist())) == 1  # one writer's rows

@@ -128,18 +128,29 @@ class Warehouse(ABC):
         cols = ", ".join(self._column_ddl(c) for c in contract.columns)
         pk = ", ".join(quote(c) for c in self.primary_key(contract))
         stmts = [f"CREATE TABLE IF NOT EXISTS {quote(t)} ({cols}, PRIMARY KEY ({pk}))"]
-        for unique, columns in [(True, u) for u in contract.unique] + [
-            (False, ix) for ix in contract.indexes
-        ]:
-            name = quote(f"{'ux' if unique else 'ix'}_{t}_{'_'.join(columns)}")
+        for name, unique, columns in self._indexes(contract):
             kind = "UNIQUE INDEX" if unique else "INDEX"
             stmts.append(
-                f"CREATE {kind} IF NOT EXISTS {name} ON {quote(t)} "
+                f"CREATE {kind} IF NOT EXISTS {quote(name)} ON {quote(t)} "
                 f"({', '.join(quote(c) for c in columns)})"
             )
         if contract.search:
             stmts += self._search_statements(contract)
         return stmts
+
+    @staticmethod
+    def _indexes(contract: Contract) -> list[tuple[str, bool, tuple[str, ...]]]:
+        """(name, unique, columns) of the contract's unique and secondary indexes."""
+        return [
+            (f"{'ux' if unique else 'ix'}_{contract.name}_{'_'.join(columns)}", unique, columns)
+            for unique, columns in [(True, u) for u in contract.unique]
+            + [(False, ix) for ix in contract.indexes]
+        ]
+
+    def _ddl_needed(self, conn: Any, contract: Contract) -> bool:
+        """Whether the table or one of its indexes is missing (always checked by running the
+        idempotent DDL, unless an engine can tell without taking locks)."""
+        return True
 
     @abstractmethod
     def _search_statements(self, contract: Contract) -> list[str]:
@@ -148,8 +159,9 @@ class Warehouse(ABC):
     def _ensure(self, conn: Any, contract: Contract) -> None:
         if contract.name in self._ensured:
             return
-        for stmt in self.create_statements(contract):
-            conn.execute(stmt)
+        if self._ddl_needed(conn, contract):
+            for stmt in self.create_statements(contract):
+                conn.execute(stmt)
         existing = self._existing_columns(conn, contract.name)
         extra = [c for c in existing if c not in contract.column_names]
         if extra:
@@ -232,7 +244,13 @@ class Warehouse(ABC):
             raise ValueError("no partitions to replace")
         return contract.partition_column, [str(p) for p in partitions]
 
+    @abstractmethod
+    def _lock(self, conn: Any, table: str, names: Sequence[str]) -> None:
+        """Hold the write of these partitions (or slices) of `table` until the transaction ends,
+        so that two runs rebuilding the same partition queue instead of colliding on its key."""
+
     def _delete_partitions(self, conn: Any, table: str, column: str, keys: list[str]) -> None:
+        self._lock(conn, table, keys)
         for chunk in key_slices(keys):
             conn.execute(
                 f"DELETE FROM {quote(table)} WHERE {quote(column)} IN {self.in_list(chunk)}", chunk
@@ -297,6 +315,7 @@ class Warehouse(ABC):
         cols = ", ".join(quote(c) for c in contract.column_names)
         with self._use(conn) as c:
             self._ensure(c, contract)
+            self._lock(c, contract.name, [slice_name])
             c.execute(f"DELETE FROM {quote(contract.name)} WHERE {where}", list(where_params))
             cur = c.execute(
                 f"INSERT INTO {quote(contract.name)} ({cols}) {select_sql}", list(select_params)
@@ -454,6 +473,9 @@ class SQLiteWarehouse(Warehouse):
         finally:
             conn.close()
 
+    def _lock(self, conn: sqlite3.Connection, table: str, names: Sequence[str]) -> None:
+        """Nothing to do: `BEGIN IMMEDIATE` already admits one writer at a time."""
+
     def _search_statements(self, contract: Contract) -> list[str]:
         # An external-content FTS5 table kept in step by triggers, inside each write's
         # transaction.
@@ -568,6 +590,33 @@ class PostgresWarehouse(Warehouse):
         with self.connect() as conn:
             # psycopg commits on a clean exit of the block and rolls back on an exception.
             yield conn
+
+    def _ddl_needed(self, conn: psycopg.Connection, contract: Contract) -> bool:
+        # `CREATE INDEX IF NOT EXISTS` takes a SHARE lock on the table until the transaction
+        # ends even when the index exists: two writers of one table would each hold it and then
+        # deadlock on their DELETEs. The catalog answers without locking.
+        found = {
+            r[0]
+            for r in conn.execute(
+                "SELECT indexname FROM pg_indexes "
+                "WHERE schemaname = current_schema() AND tablename = %s",
+                [contract.name],
+            ).fetchall()
+        }
+        wanted = {name for name, _, _ in self._indexes(contract)}
+        if contract.search:
+            wanted.add(fts_table(contract))
+        return not found or not wanted <= found
+
+    def _lock(self, conn: psycopg.Connection, table: str, names: Sequence[str]) -> None:
+        # Transaction-scoped advisory locks, taken in key order so overlapping ranges never
+        # deadlock. Under READ COMMITTED the waiting writer's DELETE then sees the rows the
+        # first one committed, and replaces them.
+        conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s || '/' || k, 0)) "
+            "FROM (SELECT k FROM unnest(CAST(%s AS text[])) AS k ORDER BY k) AS keys",
+            [table, list(names)],
+        )
 
     def _search_statements(self, contract: Contract) -> list[str]:
         return [
