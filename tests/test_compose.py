@@ -16,7 +16,7 @@ PYTHON_SERVICES = ["code", "webserver", "daemon", "api", "sources"]
 
 
 def test_the_services_of_the_topology():
-    assert set(SERVICES) == {"postgres", "code", "webserver", "daemon", "api", "sources"}
+    assert set(SERVICES) == {"postgres", "code", "webserver", "daemon", "api", "redis", "sources"}
     assert SERVICES["sources"]["profiles"] == ["demo"]
     assert set(COMPOSE["volumes"]) == {"pgdata", "lake"}
 
@@ -49,7 +49,7 @@ def test_the_grpc_workspace_points_at_the_code_server():
 
 
 def test_health_checks_and_start_order():
-    for name in ("postgres", "code", "webserver", "api", "sources"):
+    for name in ("postgres", "code", "webserver", "api", "redis", "sources"):
         assert SERVICES[name]["healthcheck"]["test"], name
     assert "grpc-health-check" in SERVICES["code"]["healthcheck"]["test"]
     assert "pg_isready" in SERVICES["postgres"]["healthcheck"]["test"][1]
@@ -57,7 +57,7 @@ def test_health_checks_and_start_order():
         "code": {"postgres"},
         "webserver": {"postgres", "code"},
         "daemon": {"postgres", "code"},
-        "api": {"postgres"},
+        "api": {"postgres", "redis"},
     }.items():
         depends = SERVICES[name]["depends_on"]
         assert set(depends) == needs, name
