@@ -45,6 +45,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/backfill.py
 	$(BIN)/python bench/serving.py
+	$(BIN)/python bench/ingest.py
 
 clean:
 	rm -rf data .pytest_cache
