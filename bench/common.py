@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import resource
+import shutil
 import signal
 import socket
 import subprocess
@@ -18,6 +20,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import wraps
 from pathlib import Path
 from typing import Any
@@ -207,3 +210,66 @@ def stop_process(proc: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+# -- wrk: the load generator (C, so the client costs the server little CPU) ----------------------
+@dataclass
+class WrkResult:
+    requests: int
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+def ensure_wrk() -> str:
+    path = shutil.which("wrk")
+    if path:
+        return path
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        print("installing wrk with apt-get ...")
+        subprocess.run(["apt-get", "update", "-qq"], check=False)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True)
+        path = shutil.which("wrk")
+    if not path:
+        raise SystemExit("wrk is missing: apt-get install wrk")
+    return path
+
+
+def _wrk_ms(text: str) -> float:
+    m = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text.strip())
+    if not m:
+        return float("nan")
+    value, unit = float(m.group(1)), m.group(2)
+    return value * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[unit]
+
+
+def run_wrk(
+    url: str,
+    connections: int,
+    duration_s: float,
+    headers: dict[str, str] | None = None,
+    script: Path | None = None,
+) -> WrkResult:
+    """wrk against `url` after a 2 s warm-up (pools filled, statements prepared)."""
+    cmd = [ensure_wrk(), "-t2", f"-c{connections}", "--latency", "--timeout", "60s"]
+    for key, value in (headers or {}).items():
+        cmd += ["-H", f"{key}: {value}"]
+    if script is not None:
+        cmd += ["-s", str(script)]
+    subprocess.run([*cmd, "-d2s", url], capture_output=True)
+    out = subprocess.run(
+        [*cmd, f"-d{duration_s}s", url], capture_output=True, text=True, check=True
+    ).stdout
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    errors = int(bad.group(1)) if bad else 0
+    sock = re.search(r"Socket errors:.*", out)
+    if sock:
+        errors += sum(int(n) for n in re.findall(r"\d+", sock.group(0)))
+    return WrkResult(
+        requests=int(re.search(r"(\d+) requests in", out).group(1)),
+        rps=float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        p50_ms=_wrk_ms(re.search(r"\s50%\s+(\S+)", out).group(1)),
+        p99_ms=_wrk_ms(re.search(r"\s99%\s+(\S+)", out).group(1)),
+        errors=errors,
+    )

@@ -21,8 +21,6 @@ import base64
 import datetime as dt
 import json
 import os
-import re
-import shutil
 import subprocess
 import sys
 import time
@@ -38,7 +36,7 @@ import pyarrow as pa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import free_port, stop_process  # noqa: E402
+from bench.common import ensure_wrk, free_port, run_wrk, stop_process  # noqa: E402
 from bench.common import start_process as start  # noqa: E402
 from orchestration.contracts import CONTRACTS  # noqa: E402
 from orchestration.storage.warehouse import open_warehouse, timestamp_text  # noqa: E402
@@ -132,48 +130,13 @@ class Result:
     errors: int
 
 
-def ensure_wrk() -> str:
-    path = shutil.which("wrk")
-    if path:
-        return path
-    if os.geteuid() == 0 and shutil.which("apt-get"):
-        print("installing wrk with apt-get ...")
-        subprocess.run(["apt-get", "update", "-qq"], check=False)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True)
-        path = shutil.which("wrk")
-    if not path:
-        raise SystemExit("wrk is missing: apt-get install wrk")
-    return path
-
-
-def _ms(text: str) -> float:
-    m = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text.strip())
-    if not m:
-        return float("nan")
-    value, unit = float(m.group(1)), m.group(2)
-    return value * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[unit]
-
-
 def wrk(
     name: str, url: str, args: argparse.Namespace, headers: dict[str, str] | None = None
 ) -> Result:
-    cmd = [ensure_wrk(), "-t2", f"-c{args.connections}", f"-d{args.duration}s", "--latency"]
-    for key, value in (headers or {}).items():
-        cmd += ["-H", f"{key}: {value}"]
-    # A short warm-up: pools filled, statements prepared, pages cached.
-    subprocess.run([*cmd[:2], f"-c{args.connections}", "-d2s", *cmd[4:5], url], capture_output=True)
-    out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))
-    p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))
-    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    errors = int(bad.group(1)) if bad else 0
-    sock = re.search(r"Socket errors:.*", out)
-    if sock:
-        errors += sum(int(n) for n in re.findall(r"\d+", sock.group(0)))
-    result = Result(name, rps, p50, p99, errors)
-    print(f"  {name:<34} {rps:>9.0f} req/s  p50 {p50:>7.2f} ms  p99 {p99:>7.2f} ms"
-          + (f"  ERRORS {errors}" if errors else ""))  # fmt: skip
+    w = run_wrk(url, args.connections, args.duration, headers)
+    result = Result(name, w.rps, w.p50_ms, w.p99_ms, w.errors)
+    print(f"  {name:<34} {w.rps:>9.0f} req/s  p50 {w.p50_ms:>7.2f} ms  p99 {w.p99_ms:>7.2f} ms"
+          + (f"  ERRORS {w.errors}" if w.errors else ""))  # fmt: skip
     return result
 
 
