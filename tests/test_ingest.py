@@ -230,6 +230,31 @@ def test_twenty_concurrent_posters_store_every_record_exactly_once(
         assert len(posters) == 1 and len(answer["ids"]) == per_poster
 
 
+def test_simultaneous_retries_with_one_key_store_once(warehouse_url: str, tmp_path: Any):
+    """Ten copies of one request at the same moment (a client retrying in a hurry): they share
+    a group commit or queue behind it, and all get the first answer."""
+    batch = [record(i) for i in range(50)]
+    with serve_api(warehouse_url, tmp_path, api_keys=KEY) as base_url:
+        barrier, answers = threading.Barrier(10), []
+
+        def post() -> None:
+            with httpx.Client(base_url=base_url, timeout=30) as http:
+                barrier.wait()
+                r = http.post(
+                    "/ingest/logs", json=batch, headers=AUTH | {"Idempotency-Key": "same"}
+                )
+                answers.append((r.status_code, r.json()))
+
+        threads = [threading.Thread(target=post) for _ in range(10)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert [status for status, _ in answers] == [201] * 10
+    assert all(body == {"count": 50, "ids": list(range(1, 51))} for _, body in answers)
+    assert len(landed(warehouse_url)) == 50
+
+
 # -- POST /users and GET /users/{email} -------------------------------------------------------
 def user(**overrides: Any) -> dict[str, Any]:
     return {"name": "Ada Lovelace", "email": "Ada@Example.org", "role": "Analyst"} | overrides

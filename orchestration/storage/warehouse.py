@@ -366,6 +366,10 @@ class Warehouse(ABC):
     def sql_date_to_timestamp(self, expr: str) -> str:
         """A date column as a timestamp at midnight UTC."""
 
+    def sql_json(self, expr: str) -> str:
+        """JSON text as the engine's JSON column type takes it (text on SQLite)."""
+        return expr
+
     @abstractmethod
     def sql_decimal_text(self, expr: str, places: int) -> str:
         """A number as text with a fixed number of decimal places."""
@@ -626,6 +630,9 @@ class PostgresWarehouse(Warehouse):
 
     def sql_date_to_timestamp(self, expr: str) -> str:
         return f"CAST({expr} AS TIMESTAMPTZ)"
+
+    def sql_json(self, expr: str) -> str:
+        return f"CAST({expr} AS JSONB)"
 
     def sql_decimal_text(self, expr: str, places: int) -> str:
         return f"to_char({expr}, 'FM999999999999990.{'0' * places}')"

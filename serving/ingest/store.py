@@ -5,6 +5,11 @@ write lock, a PostgreSQL advisory lock), so ids grow in commit order: a reader t
 also sees every id below it, which is what lets the landing sensor use the id as a
 high-water mark without ever skipping a late commit. An `Idempotency-Key` is checked and its
 answer recorded under the same lock, in the same transaction as the rows.
+
+Log batches commit in groups: the batches that arrive while a write is in flight go together
+in the next transaction, with one lock, one bulk insert and one commit (one fsync) for all of
+them. Each batch still gets its own contiguous ids and its own answer; a group that fails
+fails each of its batches, and stores none of them.
 """
 
 from __future__ import annotations
@@ -81,20 +86,65 @@ def _batch_answer(first: int, count: int) -> bytes:
     return orjson.dumps({"count": count, "ids": list(range(first, first + count))})
 
 
-def _csv_rows(first: int, now: str, rows: Sequence[tuple[Any, ...]]) -> str:
+def _csv_rows(rows: Sequence[tuple[Any, ...]]) -> str:
     """Landing rows as COPY's CSV. Every value is text and none is empty, so the csv module's
     empty field can only mean NULL, as COPY reads it; the module writes rows in C, where
     psycopg's `write_row` cost more per row than the rest of the request."""
     buf = io.StringIO()
-    csv.writer(buf, lineterminator="\n").writerows((first + i, now, *r) for i, r in enumerate(rows))
+    csv.writer(buf, lineterminator="\n").writerows(rows)
     return buf.getvalue()
+
+
+# One transaction holds at most this many records (a group of batches).
+GROUP_MAX_ROWS = 50_000
+
+
+@dataclass
+class _Pending:
+    """A log batch waiting for its group's transaction."""
+
+    rows: Sequence[tuple[Any, ...]]
+    idem: Idempotency | None
+    answer: asyncio.Future[Stored]
+
+
+def plan_group(
+    group: Sequence[_Pending], known: dict[str, tuple[Any, ...]], first: int, now: str
+) -> tuple[list[Stored | Exception], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """Each batch's answer, the landing rows to insert and the idempotency records to keep.
+
+    `known` maps the group's idempotency keys already stored to (request hash, status, body);
+    a key seen twice in one group answers the second time as a replay of the first.
+    """
+    answers: list[Stored | Exception] = []
+    rows: list[tuple[Any, ...]] = []
+    records: list[tuple[Any, ...]] = []
+    for pending in group:
+        idem = pending.idem
+        if idem is not None and idem.key in known:
+            request_hash, status, body = known[idem.key]
+            if request_hash != idem.request_hash:
+                answers.append(IdempotencyMismatch())
+            else:
+                answers.append(Stored(int(status), str(body).encode(), replayed=True))
+            continue
+        n = len(pending.rows)
+        rows.extend((first + i, now, *r) for i, r in enumerate(pending.rows))
+        answer = Stored(201, _batch_answer(first, n))
+        first += n
+        if idem is not None:
+            body = answer.body.decode()
+            known[idem.key] = (idem.request_hash, answer.status, body)
+            records.append((idem.key, idem.request_hash, answer.status, body, now))
+        answers.append(answer)
+    return answers, rows, records
 
 
 class _Sql:
     """The write path's statements, in one engine's parameter style."""
 
     def __init__(self, p: str) -> None:
-        self.replay = f"SELECT request_hash, status, body FROM ingest_requests WHERE key = {p}"
+        self.p = p
         self.record = (
             "INSERT INTO ingest_requests (key, request_hash, status, body, created_at) "
             f"VALUES ({p}, {p}, {p}, {p}, {p})"
@@ -116,14 +166,10 @@ class _Sql:
     def next_id(table: str) -> str:
         return f"SELECT coalesce(max(id), 0) + 1 FROM {quote(table)}"
 
-    @staticmethod
-    def replayed(row: tuple[Any, ...] | None, idem: Idempotency) -> Stored | None:
-        """The stored answer of an earlier request with this key, if there was one."""
-        if row is None:
-            return None
-        if row[0] != idem.request_hash:
-            raise IdempotencyMismatch
-        return Stored(row[1], row[2].encode(), replayed=True)
+    def known(self, n: int) -> str:
+        """The stored answers of `n` idempotency keys."""
+        keys = ", ".join([self.p] * n)
+        return f"SELECT key, request_hash, status, body FROM ingest_requests WHERE key IN ({keys})"
 
 
 SQL, PG_SQL = _Sql("?"), _Sql("%s")
@@ -137,6 +183,8 @@ class LandingStore(ABC):
         self.write_timeout_ms = write_timeout_ms
         self._ddl = open_warehouse(url)
         self._ready = False
+        self._pending: list[_Pending] = []
+        self._committer: asyncio.Task[None] | None = None
 
     def _create_statements(self) -> list[str]:
         # `users` too: a push checks its emails, and may come before the first materialization.
@@ -149,11 +197,50 @@ class LandingStore(ABC):
     @abstractmethod
     async def close(self) -> None: ...
 
-    @abstractmethod
     async def append_logs(
         self, rows: Sequence[tuple[Any, ...]], idem: Idempotency | None
     ) -> Stored:
-        """Append log rows (every landing column but `id` and `received_at`, in order)."""
+        """Append log rows (every landing column but `id` and `received_at`, in order), in the
+        next group's transaction. Raises `IdempotencyMismatch`, `WarehouseBusy` and
+        `DatabaseUnavailable`."""
+        answer: asyncio.Future[Stored] = asyncio.get_running_loop().create_future()
+        self._pending.append(_Pending(rows, idem, answer))
+        if self._committer is None or self._committer.done():
+            self._committer = asyncio.create_task(self._commit_groups())
+        return await answer
+
+    async def _commit_groups(self) -> None:
+        while self._pending:
+            group, size = [], 0
+            while self._pending and (
+                not group or size + len(self._pending[0].rows) <= GROUP_MAX_ROWS
+            ):
+                pending = self._pending.pop(0)
+                if not pending.answer.done():  # a client that went away has nothing to store
+                    group.append(pending)
+                    size += len(pending.rows)
+            if not group:
+                continue
+            try:
+                answers = await self._append_group(group)
+            except Exception as exc:
+                answers = [exc] * len(group)
+            except BaseException as exc:  # cancelled: no waiter may hang on its answer
+                for pending in group:
+                    if not pending.answer.done():
+                        pending.answer.set_exception(DatabaseUnavailable("the write was cancelled"))
+                raise exc
+            for pending, answer in zip(group, answers, strict=True):
+                if pending.answer.done():
+                    continue
+                if isinstance(answer, Exception):
+                    pending.answer.set_exception(answer)
+                else:
+                    pending.answer.set_result(answer)
+
+    @abstractmethod
+    async def _append_group(self, group: Sequence[_Pending]) -> list[Stored | Exception]:
+        """One transaction for the group's batches; see `plan_group`."""
 
     @abstractmethod
     async def add_user(self, user: dict[str, Any]) -> dict[str, Any]:
@@ -226,27 +313,17 @@ class SQLiteLandingStore(LandingStore):
         conn.execute("COMMIT")
         return result
 
-    async def append_logs(
-        self, rows: Sequence[tuple[Any, ...]], idem: Idempotency | None
-    ) -> Stored:
-        def write(conn: sqlite3.Connection) -> Stored:
-            if idem is not None:
-                row = conn.execute(SQL.replay, (idem.key,)).fetchone()
-                if replay := SQL.replayed(row, idem):
-                    return replay
+    async def _append_group(self, group: Sequence[_Pending]) -> list[Stored | Exception]:
+        keys = [p.idem.key for p in group if p.idem is not None]
+
+        def write(conn: sqlite3.Connection) -> list[Stored | Exception]:
+            known = {r[0]: r[1:] for r in conn.execute(SQL.known(len(keys)), keys)} if keys else {}
             first = conn.execute(SQL.next_id(LANDING_LOGS.name)).fetchone()[0]
             now = timestamp_text(dt.datetime.now(dt.UTC))
-            conn.executemany(
-                SQL.insert_logs,
-                [(first + i, now, *r) for i, r in enumerate(rows)],
-            )
-            answer = Stored(201, _batch_answer(first, len(rows)))
-            if idem is not None:
-                conn.execute(
-                    SQL.record,
-                    (idem.key, idem.request_hash, answer.status, answer.body.decode(), now),
-                )
-            return answer
+            answers, rows, records = plan_group(group, known, first, now)
+            conn.executemany(SQL.insert_logs, rows)
+            conn.executemany(SQL.record, records)
+            return answers
 
         return await self._run(lambda: self._transaction(write))
 
@@ -320,28 +397,26 @@ class PostgresLandingStore(LandingStore):
         except (psycopg.OperationalError, PoolTimeout) as exc:
             raise DatabaseUnavailable(str(exc).strip() or type(exc).__name__) from None
 
-    async def append_logs(
-        self, rows: Sequence[tuple[Any, ...]], idem: Idempotency | None
-    ) -> Stored:
-        async def write(conn: Any) -> Stored:
-            if idem is not None:
-                cur = await conn.execute(PG_SQL.replay, [idem.key])
-                if replay := PG_SQL.replayed(await cur.fetchone(), idem):
-                    return replay
+    async def _append_group(self, group: Sequence[_Pending]) -> list[Stored | Exception]:
+        keys = [p.idem.key for p in group if p.idem is not None]
+
+        async def write(conn: Any) -> list[Stored | Exception]:
+            known = {}
+            if keys:
+                cur = await conn.execute(PG_SQL.known(len(keys)), keys)
+                known = {r[0]: r[1:] for r in await cur.fetchall()}
             cur = await conn.execute(PG_SQL.next_id(LANDING_LOGS.name))
             first = (await cur.fetchone())[0]
             now = timestamp_text(dt.datetime.now(dt.UTC))
-            columns = ", ".join(map(quote, LOG_COLUMNS))
-            sql = f"COPY landing_logs ({columns}) FROM STDIN WITH (FORMAT csv)"
-            async with conn.cursor().copy(sql) as copy:
-                await copy.write(_csv_rows(first, now, rows))
-            answer = Stored(201, _batch_answer(first, len(rows)))
-            if idem is not None:
-                await conn.execute(
-                    PG_SQL.record,
-                    [idem.key, idem.request_hash, answer.status, answer.body.decode(), now],
-                )
-            return answer
+            answers, rows, records = plan_group(group, known, first, now)
+            if rows:
+                columns = ", ".join(map(quote, LOG_COLUMNS))
+                sql = f"COPY landing_logs ({columns}) FROM STDIN WITH (FORMAT csv)"
+                async with conn.cursor().copy(sql) as copy:
+                    await copy.write(_csv_rows(rows))
+            if records:
+                await conn.cursor().executemany(PG_SQL.record, records)
+            return answers
 
         return await self._transaction(LANDING_LOGS.name, write)
 

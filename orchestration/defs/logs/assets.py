@@ -57,7 +57,9 @@ def logs_select(wh: Warehouse) -> str:
     """
     p = wh.placeholder
     carried = [c for c in LOGS.column_names if c not in ("event_id", "landing_id")]
-    inner = ", ".join(quote(c) for c in carried)
+    inner = ", ".join(
+        f"{wh.sql_json(quote(c))} AS {quote(c)}" if c == "attributes" else quote(c) for c in carried
+    )
     return (
         f"SELECT {', '.join(quote(c) for c in LOGS.column_names)} FROM ("
         f"SELECT {event_id_sql()} AS event_id, {inner}, id AS landing_id, "
