@@ -130,7 +130,10 @@ class LeanRoutes:
 
     @staticmethod
     def _collect(app: FastAPI) -> dict[str, tuple[BaseRoute, Handler]]:
-        """Every `list_route` by its full path, with the route the router would put in scope."""
+        """Every `list_route` by its full path, with the route the router would put in scope.
+
+        A route with dependencies (of the app, of an include or of its router) stays with the
+        router, which runs them."""
         routes: dict[str, tuple[BaseRoute, Handler]] = {}
         seen: set[str] = set()
         for route in iter_route_contexts(app.routes):
@@ -138,7 +141,8 @@ class LeanRoutes:
                 continue  # the router answers with the first GET route of a path
             seen.add(route.path)
             handle = getattr(route.endpoint, "lean_handler", None)
-            if handle is not None:
+            dependencies = getattr(getattr(route, "dependant", None), "dependencies", None)
+            if handle is not None and not dependencies:
                 routes[route.path] = (getattr(route, "original_route", route), handle)
         return routes
 

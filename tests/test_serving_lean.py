@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import APIRouter, Depends, FastAPI
 from fastapi.testclient import TestClient
 
 try:  # tests/ as a package or as a plain folder
@@ -29,10 +30,12 @@ except ModuleNotFoundError:
         write_tie_records,
     )
 
+from orchestration.contracts import CONTRACTS
 from serving.app import create_app
 from serving.db import QueryTimeout, open_database
-from serving.lean import LeanRoutes
+from serving.lean import LeanRoutes, list_route
 from serving.listing import compile_rows
+from serving.params import LIST
 
 LIST_PATHS = {"/data", "/users", "/posts", "/countries", "/sales/orders", "/sales/daily"}
 HEADERS = ("content-type", "etag", "cache-control", "vary", "link", "content-disposition")
@@ -103,6 +106,19 @@ def test_the_lean_path_answers_as_the_router_does(served_url: str) -> None:
         # Metrics name the route template either way.
         text = lean.get("/metrics").text
         assert 'route="/sales/orders",status="200"' in text
+
+
+def test_routes_with_dependencies_stay_with_the_router() -> None:
+    async def guard() -> None:
+        return None
+
+    guarded, plain = APIRouter(dependencies=[Depends(guard)]), APIRouter()
+    for router, path in ((guarded, "/guarded"), (plain, "/plain")):
+        list_route(router, path, CONTRACTS["users"], LIST, summary=path)(lambda q, ctx: [])
+    app = FastAPI()
+    app.include_router(guarded)
+    app.include_router(plain)
+    assert set(LeanRoutes._collect(app)) == {"/plain"}
 
 
 def test_compiled_rows_apply_converters_and_keep_any_name() -> None:
