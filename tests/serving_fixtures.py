@@ -124,22 +124,28 @@ def served_sqlite(tmp_path_factory: pytest.TempPathFactory, sample_server: Any) 
     return url
 
 
+@contextmanager
+def postgres_database(admin: str, prefix: str) -> Iterator[str]:
+    """A database of its own on the server of `admin` (its URL), dropped afterwards."""
+    import psycopg
+
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{admin.rsplit('/', 1)[0]}/{name}"
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture(scope="session")
 def served_postgres(
     tmp_path_factory: pytest.TempPathFactory, sample_server: Any, postgres_admin: str
 ) -> Iterator[str]:
-    import psycopg
-
-    name = f"dp_serving_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(postgres_admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = f"{postgres_admin.rsplit('/', 1)[0]}/{name}"
-    try:
+    with postgres_database(postgres_admin, "dp_serving") as url:
         materialize_all(tmp_path_factory.mktemp("serving_pg"), url, sample_server.url)
         yield url
-    finally:
-        with psycopg.connect(postgres_admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(

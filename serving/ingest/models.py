@@ -10,6 +10,7 @@ Both passes report failures in one shape: the record's index, the field and the 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from typing import Annotated, Any, NotRequired
 
@@ -23,6 +24,7 @@ from pydantic import (
     StringConstraints,
     TypeAdapter,
     ValidationError,
+    field_validator,
 )
 from typing_extensions import TypedDict
 
@@ -109,6 +111,13 @@ def failures_of(exc: ValidationError) -> list[dict[str, Any]]:
     return out
 
 
+# PostgreSQL's text and jsonb hold no NUL character (SQLite would): refused on both engines.
+NUL_REASON = "holds a NUL character (U+0000), which the warehouse cannot store"
+TEXT_FIELDS = ("service", "message", "event_id")
+# `\u0000` in JSON text, unless its backslash is itself escaped (`\\u0000` is the text \u0000).
+NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+
+
 def landing_rows(
     records: list[dict[str, Any]], limits: LogLimits
 ) -> tuple[list[tuple[Any, ...]], list[dict[str, Any]]]:
@@ -121,8 +130,14 @@ def landing_rows(
     max_chars, max_bytes = limits.message_max_chars, limits.attributes_max_bytes
     for i, r in enumerate(records):
         ts = r["timestamp"]
-        ts = ts.replace(tzinfo=utc) if ts.tzinfo is None else ts.astimezone(utc)
-        if ts < earliest:
+        try:
+            ts = ts.replace(tzinfo=utc) if ts.tzinfo is None else ts.astimezone(utc)
+        except OverflowError:  # year 1 or 9999 with an offset that leaves the calendar
+            ts = None
+            failures.append({"index": i, "field": "timestamp", "reason": "is out of range"})
+        if ts is None:
+            pass
+        elif ts < earliest:
             failures.append(
                 {
                     "index": i,
@@ -136,9 +151,19 @@ def landing_rows(
             failures.append(
                 {"index": i, "field": "message", "reason": f"is longer than {max_chars} characters"}
             )
+        for field in TEXT_FIELDS:
+            value = r.get(field)
+            if value is not None and "\x00" in value:
+                failures.append({"index": i, "field": field, "reason": NUL_REASON})
         attributes = r.get("attributes")
         if attributes is not None:
-            attributes = orjson.dumps(attributes)
+            try:
+                attributes = orjson.dumps(attributes)
+            except TypeError as exc:  # an integer beyond 64 bits
+                failures.append(
+                    {"index": i, "field": "attributes", "reason": f"is not storable JSON: {exc}"}
+                )
+                continue
             if len(attributes) > max_bytes:
                 failures.append(
                     {
@@ -147,7 +172,11 @@ def landing_rows(
                         "reason": f"is larger than {max_bytes} bytes as JSON",
                     }
                 )
+            if b"\\u0000" in attributes and NUL_ESCAPE.search(attributes):
+                failures.append({"index": i, "field": "attributes", "reason": NUL_REASON})
             attributes = attributes.decode()
+        if ts is None:
+            continue
         severity = r["severity"].upper()
         text = timestamp_text(ts)
         rows.append(
@@ -201,6 +230,13 @@ class UserIn(BaseModel):
     website: Text | None = None
     city: Text | None = None
     company_name: Text | None = None
+
+    @field_validator("*")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError(NUL_REASON)
+        return value
 
 
 class IngestAnswer(BaseModel):

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated, Any
+from urllib.parse import quote
 
 import orjson
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
+from starlette.requests import ClientDisconnect
 
 from serving.core.errors import ERROR_RESPONSES, ApiError, ErrorEnvelope
 from serving.db.base import iso_timestamp
@@ -63,11 +65,17 @@ async def read_body(request: Request, limit: int) -> bytes:
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise too_large
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise too_large
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise too_large
+            chunks.append(chunk)
+    except ClientDisconnect:
+        # Nobody reads the answer; it is counted and logged as the client's fault, not a 500.
+        raise ApiError(
+            400, "incomplete_body", "the connection closed before the body was complete"
+        ) from None
     return b"".join(chunks)
 
 
@@ -215,4 +223,6 @@ async def create_user(request: Request, ctx: ContextDep, _key: ApiKeyDep) -> Res
         raise _busy() from None
     await ctx.cache.forget(user.email)
     row = pushed_user(landing | {"received_at": iso_timestamp(landing["received_at"])})
-    return _stored(Stored(201, orjson.dumps(row)), location=f"/users/{user.email}")
+    # Percent-encoded: a header holds Latin-1 only, and an email may hold any character.
+    location = f"/users/{quote(user.email, safe='@')}"
+    return _stored(Stored(201, orjson.dumps(row)), location=location)
