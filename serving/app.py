@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
@@ -16,7 +17,7 @@ from starlette.middleware.cors import CORSMiddleware
 from serving.cache import open_cache
 from serving.catalog import Catalog
 from serving.core.config import Settings, get_settings
-from serving.core.errors import install_error_handlers
+from serving.core.errors import ErrorEnvelope, install_error_handlers
 from serving.core.observability import AppCollector, Metrics, ObservabilityMiddleware
 from serving.core.security import KeyGate, KeyRing
 from serving.db import DatabaseUnavailable, QueryTimeout, open_database
@@ -45,6 +46,16 @@ push endpoints (`POST /ingest/logs`, `POST /users`), which need an `X-API-Key`.
 * **Errors**: `{"error": {"status", "code", "message", "details"}}`; 4xx for anything the client
   can fix, 503 when the warehouse is unreachable or a query runs past its time limit.
 """
+
+
+# What KeyGate may answer on any path, before the route: documented on every operation.
+GATE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {
+        "model": ErrorEnvelope,
+        "description": "No valid `X-API-Key` (reads too when `SERVING_READ_REQUIRES_KEY` is on).",
+    },
+    429: {"model": ErrorEnvelope, "description": "The key is over its rate limit (`Retry-After`)."},
+}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -81,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1.0.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        responses=GATE_RESPONSES,
     )
     keys = KeyRing(settings.api_keys)
     app.state.ctx = Context(

@@ -44,7 +44,8 @@ class Param:
             ("minimum", self.ge),
             ("maximum", self.le),
             ("maxLength", self.max_length),
-            ("pattern", self.pattern),
+            # JSON Schema patterns match anywhere; `parse` matches the whole value.
+            ("pattern", None if self.pattern is None else f"^(?:{self.pattern})$"),
         ):
             if value is not None:
                 schema[key] = value
@@ -130,8 +131,12 @@ SEARCH = Param(
 
 
 def openapi(params: tuple[Param, ...] | list[Param], filters: str = "") -> dict[str, Any]:
-    """`openapi_extra` for a route: its parameters, plus a note on the `col__op` filters."""
-    return {"parameters": [p.schema() for p in params]}
+    """`openapi_extra` for a route: its parameters, plus a note on the `col__op` filters, and
+    the CSV its `format` parameter can ask for."""
+    extra: dict[str, Any] = {"parameters": [p.schema() for p in params]}
+    if any(p.name == "format" for p in params):
+        extra["responses"] = {"200": {"content": {"text/csv": {"schema": {"type": "string"}}}}}
+    return extra
 
 
 def parse(request: Request, params: tuple[Param, ...] | list[Param]) -> dict[str, Any]:
