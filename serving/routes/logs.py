@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi import APIRouter
 
 from orchestration.contracts import CONTRACTS, Contract
 from orchestration.contracts.datasets import LOG_SEVERITIES
 from serving.core.errors import ERROR_RESPONSES
-from serving.deps import ListParams
-from serving.listing import Listing
-from serving.params import LIST, SEARCH, Param, openapi, parse
+from serving.deps import Context
+from serving.lean import list_route
+from serving.params import LIST, SEARCH, Param
 from serving.query import Filter, parse_filter
-from serving.schemas import list_model
 
 router = APIRouter(prefix="/logs", tags=["logs"], responses=ERROR_RESPONSES)
 LOGS, LEVELS = CONTRACTS["logs"], CONTRACTS["log_levels_hourly"]
@@ -45,45 +43,16 @@ def _filters(contract: Contract, q: dict[str, Any], bounds: dict[str, str]) -> l
     return [parse_filter(contract, op, str(q[name])) for name, op in ops.items() if name in q]
 
 
-@router.get(
-    "",
-    response_model=list_model("logs"),
-    summary="Pushed logs",
-    openapi_extra=openapi(LOG_PARAMS),
-)
-async def list_logs(request: Request) -> Response:
+@list_route(router, "", LOGS, LOG_PARAMS, summary="Pushed logs", default_sort="-timestamp")
+def list_logs(q: dict[str, Any], ctx: Context) -> list[Filter]:
     """Log records, newest first, in cursor mode; `search` matches words of the message;
     `service`, `severity`, `since` and `until` filter, as does any `col__op=value`."""
-    q = parse(request, LOG_PARAMS)
-    filters = _filters(LOGS, q, {"since": "timestamp__gte", "until": "timestamp__lt"})
-    listing = Listing(
-        request,
-        request.app.state.ctx,
-        LOGS,
-        filters=filters,
-        search=q.get("search"),
-        declared=frozenset(p.name for p in LOG_PARAMS),
-    )
-    params = ListParams.of(q)
-    params.sort = params.sort or "-timestamp"
-    return await listing.respond(params)
+    return _filters(LOGS, q, {"since": "timestamp__gte", "until": "timestamp__lt"})
 
 
-@router.get(
-    "/levels",
-    response_model=list_model("log_levels_hourly"),
-    summary="Log counts per hour, service and severity",
-    openapi_extra=openapi(LEVEL_PARAMS),
+@list_route(
+    router, "/levels", LEVELS, LEVEL_PARAMS, summary="Log counts per hour, service and severity"
 )
-async def log_levels(request: Request) -> Response:
+def log_levels(q: dict[str, Any], ctx: Context) -> list[Filter]:
     """How many records each service logged at each severity, hour by hour."""
-    q = parse(request, LEVEL_PARAMS)
-    filters = _filters(LEVELS, q, {"hour_from": "hour__gte", "hour_to": "hour__lte"})
-    listing = Listing(
-        request,
-        request.app.state.ctx,
-        LEVELS,
-        filters=filters,
-        declared=frozenset(p.name for p in LEVEL_PARAMS),
-    )
-    return await listing.respond(ListParams.of(q))
+    return _filters(LEVELS, q, {"hour_from": "hour__gte", "hour_to": "hour__lte"})
