@@ -7,6 +7,7 @@ import pyarrow.compute as pc
 import pytest
 
 from orchestration.contracts import ContractError
+from orchestration.defs.sales_csv import cleaning
 from orchestration.defs.sales_csv.cleaning import DropCleaner, clean_sales
 from sample_sources.sales import generate_day_with_stats
 
@@ -174,3 +175,39 @@ def test_small_blocks_clean_exactly_like_one_block():
 def test_result_before_the_orders_are_read_is_an_error():
     with pytest.raises(RuntimeError):
         DropCleaner(HEADER.encode(), DAY).result()
+
+
+def _ids_of_mixed_lengths() -> str:
+    # Ids of 5 to 9 characters, each repeated in a later block, some with other fields.
+    lines = [f"ORD-{n},C{n % 7},Widget,{1 + n % 3},2.50,2024-03-01" for n in range(1, 3000, 7)]
+    lines += [f"ORD-{n},C0,Other,9,9.99,2024-03-01" for n in range(1, 3000, 21)]
+    lines += [f"ORD-{n}{n},C1,Widget,1,1.00,2024-03-01" for n in range(1, 400, 3)]
+    lines += [f"ORD-{n},C2,Widget,2,1.00,2024-03-01" for n in range(2, 3000, 11)]
+    return HEADER + "\n".join(lines) + "\n"
+
+
+def test_duplicates_across_blocks_are_found_whatever_the_id_lengths():
+    text = _ids_of_mixed_lengths()
+    whole = clean_sales(text.encode(), DAY)
+    cleaner = DropCleaner(text.encode(), DAY, block_bytes=2 << 10)
+    blocks = list(cleaner.orders())
+    assert len(blocks) > 10
+    streamed = cleaner.result(pa.concat_tables(blocks))
+    ids = streamed.orders["order_id"].to_pylist()
+    assert len(ids) == len(set(ids))
+    assert streamed.orders.equals(whole.orders)
+    assert streamed.duplicates == whole.duplicates > 0
+
+
+def test_ids_sharing_a_hash_are_still_told_apart(monkeypatch):
+    # Every id of one length shares one hash: each match must be confirmed on the id itself.
+    text = _ids_of_mixed_lengths()
+    expected = DropCleaner(text.encode(), DAY, block_bytes=2 << 10)
+    expected_orders = pa.concat_tables(list(expected.orders()))
+    monkeypatch.setattr(
+        cleaning, "_hash_strings", lambda values: pc.utf8_length(values).to_numpy().astype("u8")
+    )
+    cleaner = DropCleaner(text.encode(), DAY, block_bytes=2 << 10)
+    orders = pa.concat_tables(list(cleaner.orders()))
+    assert orders.equals(expected_orders)
+    assert cleaner.result().duplicates == expected.result().duplicates
