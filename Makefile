@@ -31,10 +31,13 @@ test: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -n 2 -q
 
-## The fault matrix of docs/RELIABILITY.md; RELIABILITY_FULL=1 runs the full-size (1M-row) variants.
+## docs/RELIABILITY.md: the fault matrix, hostile input, security and the soak, bounded;
+## RELIABILITY_FULL=1 runs the full-size variants (1M-row partitions, a longer fuzz, a 60 s soak).
 .PHONY: reliability
 reliability: $(STAMP)
-	$(BIN)/python -m pytest -q tests/test_faults.py tests/test_faults_processes.py
+	$(BIN)/python -m pytest -q tests/test_faults.py tests/test_faults_processes.py \
+		tests/test_hostile_input.py tests/test_serving_fuzz.py tests/test_security.py \
+		tests/test_soak.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -701,6 +701,13 @@ def test_transport_level_abuse_against_a_real_uvicorn(writable_sqlite: str, tmp_
             metrics = http.get("/metrics").text
         log = (tmp_path / "serving.log").read_text()
     assert "unhandled error" not in log and "Traceback" not in log
-    assert re.search(r'serving_requests_total\{[^}]*status="5\d\d"', metrics) is None
+    answered = dict(
+        re.findall(r"^serving_http_requests_total\{([^}]*)\} ([0-9.e+]+)$", metrics, re.M)
+    )
+    assert answered and not [labels for labels in answered if 'status="5' in labels]
+    # The body cut short is counted as the client's 400, as is the body of the lying length
+    # when httptools closes the connection before the app has read it (httptools' own 400s
+    # never reach the app).
+    assert float(answered['method="POST",route="/ingest/logs",status="400"']) >= 1
     assert table_counts(writable_sqlite) == before
     assert canary_rows(writable_sqlite) == CANARY_ROWS
