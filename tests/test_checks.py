@@ -19,7 +19,6 @@ from orchestration.contracts.datasets import SALES_ORDERS, SALES_REJECTS, USERS
 from orchestration.contracts.raw import RAW_SCHEMAS, schema_drift
 from orchestration.definitions import all_assets, all_checks
 from orchestration.defs.jobs import JOBS
-from orchestration.defs.partitions import daily_partitions
 from orchestration.resources.sources import RestApiResource
 from sample_sources import rest
 
@@ -29,7 +28,7 @@ DAY = "2024-03-01"
 def run_job(platform, job, *, selection=None, partition_key=None, **resources):
     jobs = list(JOBS)
     if selection is not None:
-        jobs.append(define_asset_job(job, selection=selection, partitions_def=daily_partitions))
+        jobs.append(define_asset_job(job, selection=selection))
     defs = Definitions(
         assets=all_assets,
         asset_checks=all_checks,

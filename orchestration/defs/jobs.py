@@ -2,8 +2,6 @@
 
 from dagster import AssetSelection, define_asset_job
 
-from orchestration.defs.partitions import continent_partitions, daily_partitions
-
 rest_api_job = define_asset_job(
     "rest_api_job",
     selection=AssetSelection.groups("rest_api"),
@@ -12,13 +10,11 @@ rest_api_job = define_asset_job(
 countries_job = define_asset_job(
     "countries_job",
     selection=AssetSelection.groups("graphql_api"),
-    partitions_def=continent_partitions,
     description="Countries of a continent (or a range of continents) from the GraphQL API.",
 )
 sales_job = define_asset_job(
     "sales_job",
     selection=AssetSelection.groups("sales_csv"),
-    partitions_def=daily_partitions,
     description="A day's sales drop: raw copy, clean orders and rejects, summary, exports.",
 )
 records_job = define_asset_job(
