@@ -63,7 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     db = open_database(settings)
     catalog = Catalog(db, settings.version_refresh_ms)
     store = open_store(
-        settings.warehouse_url,
+        settings.write_url or settings.warehouse_url,
         write_timeout_ms=settings.write_timeout_ms,
         pool_size=settings.pool_size,
         prepare_threshold=settings.pg_prepare_threshold,

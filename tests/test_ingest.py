@@ -316,3 +316,25 @@ def test_an_invalid_user_is_a_422(client: TestClient, body: dict[str, Any], fiel
     r = client.post("/users", json=body, headers=AUTH)
     assert r.status_code == 422
     assert [d["field"] for d in r.json()["error"]["details"]] == [field]
+
+
+@pytest.mark.postgres
+def test_behind_a_read_replica_pushes_go_to_the_primary_and_are_read_back(
+    pg_url: str, postgres_admin: str
+):
+    """`WAREHOUSE_URL` a replica, `SERVING_WRITE_URL` the primary (two databases here, so the
+    replica never catches up): pushes land on the primary, and a pushed user is still served
+    at once."""
+    from tests.serving_fixtures import postgres_database
+
+    with postgres_database(postgres_admin, "dp_primary") as primary:
+        open_warehouse(pg_url).ensure_table(USERS)  # the replica's copy of `users`
+        with client_for(pg_url, api_keys=KEY, write_url=primary, version_refresh_ms=0) as c:
+            assert c.post("/ingest/logs", json=[record(0)], headers=AUTH).status_code == 201
+            assert c.post("/users", json=user(), headers=AUTH).status_code == 201
+            got = c.get("/users/ada@example.org")
+            assert got.status_code == 200 and got.json()["source"] == "push"
+            assert c.get("/users/nobody@example.org").status_code == 404
+        assert len(landed(primary)) == 1 and landed(pg_url) == []
+        assert open_warehouse(primary).count(LANDING_USERS) == 1
+        assert not open_warehouse(pg_url).table_exists(LANDING_USERS.name)

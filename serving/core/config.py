@@ -34,6 +34,13 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("WAREHOUSE_URL", "SERVING_WAREHOUSE_URL", "warehouse_url"),
         description="The warehouse the Dagster assets write: sqlite:///path or postgresql://...",
     )
+    write_url: str | None = Field(
+        None,
+        description=(
+            "The primary the push endpoints write, when `WAREHOUSE_URL` is a read replica "
+            "(PostgreSQL); unset: `WAREHOUSE_URL`."
+        ),
+    )
     api_keys: Annotated[list[str], NoDecode] = Field(
         default_factory=list,
         description="Keys accepted in `X-API-Key` by write endpoints (comma-separated).",

@@ -34,7 +34,7 @@ from psycopg_pool import PoolTimeout
 from orchestration.contracts import Contract
 from orchestration.contracts.datasets import INGEST_REQUESTS, LANDING_LOGS, LANDING_USERS, USERS
 from orchestration.storage.warehouse import open_warehouse, quote, timestamp_text
-from serving.db.base import DatabaseUnavailable
+from serving.db.base import DatabaseUnavailable, iso_timestamp
 from serving.db.postgres import connection_pool
 from serving.db.sqlite import sqlite_path
 
@@ -246,6 +246,11 @@ class LandingStore(ABC):
     async def add_user(self, user: dict[str, Any]) -> dict[str, Any]:
         """Append one user; returns the landing row. Raises `DuplicateEmail`."""
 
+    async def pushed_user(self, email: str) -> dict[str, Any] | None:
+        """The `landing_users` row of `email`, read where it was written (for a replica's API).
+        Only the PostgreSQL store reads: SQLite has no replicas."""
+        raise NotImplementedError
+
 
 # -- SQLite ---------------------------------------------------------------------------------
 
@@ -431,6 +436,26 @@ class PostgresLandingStore(LandingStore):
             return row
 
         return await self._transaction(LANDING_USERS.name, write)
+
+    async def pushed_user(self, email: str) -> dict[str, Any] | None:
+        await self.open()
+        columns = ", ".join(map(quote, USER_COLUMNS))
+        try:
+            async with self.pool.connection() as conn:
+                cur = await conn.execute(
+                    f"SELECT {columns} FROM landing_users WHERE email = %s", [email]
+                )
+                row = await cur.fetchone()
+                await conn.rollback()
+        except psycopg.errors.UndefinedTable:
+            return None
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            raise DatabaseUnavailable(str(exc).strip() or type(exc).__name__) from None
+        return None if row is None else {c: _iso(v) for c, v in zip(USER_COLUMNS, row, strict=True)}
+
+
+def _iso(value: Any) -> Any:
+    return iso_timestamp(value) if isinstance(value, dt.datetime) else value
 
 
 def open_store(

@@ -35,6 +35,10 @@ async def find_user(ctx: Context, snap: Snapshot, email: str) -> dict[str, Any] 
     """The user with `email` (lower-cased), or None."""
     if USERS.name in snap.tables and (row := await _first(ctx, USERS, email)):
         return row
+    if ctx.settings.write_url:
+        # Reads come from a replica that may lag: a pushed user is read from the primary.
+        landing = await ctx.store.pushed_user(email)
+        return pushed_user(landing) if landing else None
     if LANDING_USERS.name not in snap.tables:
         # Created by the first push after the catalog was read: look again.
         snap = await ctx.catalog.refresh()
