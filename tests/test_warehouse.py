@@ -272,3 +272,27 @@ def test_concurrent_writers_queue_instead_of_colliding(warehouse_url: str, same_
         table = wh.read(SALES_ORDERS, [day.isoformat()])
         assert table.num_rows == 500
         assert len(set(table.column("quantity").to_pylist())) == 1  # one writer's rows
+
+
+def test_a_session_holds_one_connection_and_commits_each_write(warehouse_url: str):
+    """`session()`: the writes of a range of days on one connection, each still its own
+    transaction - a reader sees a day once its write ends, a failed day leaves the others."""
+    wh, reader = open_warehouse(warehouse_url), open_warehouse(warehouse_url)
+    with wh.session():
+        with wh.transaction() as first:
+            pass
+        with wh.transaction() as second:
+            pass
+        assert first is second
+        wh.replace_partitions(SALES_ORDERS, orders(("a", 1, D1)), ["2024-03-01"])
+        assert reader.count(SALES_ORDERS) == 1
+        with pytest.raises((sqlite3.IntegrityError, psycopg.errors.UniqueViolation)):
+            wh.replace_partitions(SALES_ORDERS, orders(("x", 1, D2), ("x", 2, D2)), ["2024-03-02"])
+        wh.replace_partitions(SALES_ORDERS, orders(("c", 3, D2)), ["2024-03-02"])
+        assert reader.count(SALES_ORDERS) == 2
+    assert reader.read(SALES_ORDERS).to_pylist() == orders(("a", 1, D1), ("c", 3, D2)).to_pylist()
+    with wh.transaction() as third:
+        pass
+    with wh.transaction() as fourth:
+        pass
+    assert third is not first and third is not fourth

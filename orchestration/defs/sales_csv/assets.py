@@ -152,18 +152,20 @@ def clean_sales_drops(
     totals: Counter[str] = Counter()
     reasons: Counter[str] = Counter()
     last_orders, last_rejects = SALES_ORDERS.empty(), SALES_REJECTS.empty()
-    for day in context.partition_keys:
-        result, last_orders = _clean_day(day, store, wh)
-        totals.update(
-            rows_read=result.rows_read,
-            orders=result.orders_written,
-            rejects=result.rejects.num_rows,
-            duplicates=result.duplicates,
-            quantity_filled=result.quantity_filled,
-            blank_lines=result.blank_lines,
-        )
-        reasons.update(result.reasons)
-        last_rejects = result.rejects
+    # One warehouse connection for the range, still one transaction per day.
+    with wh.session():
+        for day in context.partition_keys:
+            result, last_orders = _clean_day(day, store, wh)
+            totals.update(
+                rows_read=result.rows_read,
+                orders=result.orders_written,
+                rejects=result.rejects.num_rows,
+                duplicates=result.duplicates,
+                quantity_filled=result.quantity_filled,
+                blank_lines=result.blank_lines,
+            )
+            reasons.update(result.reasons)
+            last_rejects = result.rejects
     # One log line per run, not per day: each line is an event-log write (~30 ms on SQLite).
     context.log.info(
         f"{len(context.partition_keys)} day(s): {totals['rows_read']} rows read, "
@@ -227,6 +229,29 @@ def sales_daily(context: AssetExecutionContext, warehouse: WarehouseResource) ->
     return MaterializeResult(metadata=table_metadata(SALES_DAILY, table))
 
 
+def _export_csv(store: Lake, day: str) -> tuple[int, pa.Table]:
+    """Write a day's CSV export from its clean Parquet, one batch at a time (memory holds a
+    batch, not the day); returns its rows and its first rows, for the preview."""
+    day_value = pa.scalar(date.fromisoformat(day), pa.date32())
+    rows, head = 0, SALES_ORDERS.empty()
+
+    def with_day(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        nonlocal rows, head
+        for batch in batches:
+            batch = batch.append_column("order_date", pa.repeat(day_value, batch.num_rows))
+            if not rows:
+                head = pa.Table.from_batches([batch.slice(0, PREVIEW_ROWS)])
+            rows += batch.num_rows
+            yield batch
+
+    store.write_csv_batches(
+        hive_path("csv/sales_orders", "order_date", day, "part-0.csv"),
+        with_day(store.iter_parquet(clean_orders_path(day))),
+        empty=SALES_ORDERS.arrow_schema,
+    )
+    return rows, head
+
+
 @asset(
     group_name=GROUP,
     kinds={"parquet", "csv"},
@@ -251,9 +276,6 @@ def sales_orders_export(context: AssetExecutionContext, lake: LakeResource) -> M
             store.full_path(clean),
             hive_path("parquet/sales_orders", "order_date", day, "part-0.parquet"),
         )
-        table = store.read_parquet(clean)
-        day_value = pa.scalar(date.fromisoformat(day), pa.date32())
-        table = table.append_column("order_date", pa.repeat(day_value, table.num_rows))
-        store.write_csv(hive_path("csv/sales_orders", "order_date", day, "part-0.csv"), table)
-        rows += table.num_rows
+        n, table = _export_csv(store, day)
+        rows += n
     return MaterializeResult(metadata=export_metadata(files, rows, table, listed=31))
