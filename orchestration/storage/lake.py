@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import posixpath
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -105,6 +105,24 @@ class Lake:
     def write_csv(self, relpath: str, table: pa.Table) -> str:
         return self.write_with(relpath, lambda out: pa_csv.write_csv(table, out))
 
+    def write_csv_batches(
+        self, relpath: str, batches: Iterable[pa.RecordBatch], empty: pa.Schema
+    ) -> str:
+        """A CSV written one batch at a time (atomically), so memory holds one batch; the header
+        of `empty` when there are no batches."""
+
+        def write(out: pa.NativeFile) -> None:
+            writer = None
+            for batch in batches:
+                writer = writer or pa_csv.CSVWriter(out, batch.schema)
+                writer.write_batch(batch)
+            if writer is None:
+                pa_csv.write_csv(empty.empty_table(), out)
+            else:
+                writer.close()
+
+        return self.write_with(relpath, write)
+
     def read_bytes(self, relpath: str) -> bytes:
         with self.fs.open_input_stream(self.full_path(relpath)) as src:
             return src.read()
@@ -114,6 +132,11 @@ class Lake:
 
     def read_parquet(self, relpath: str) -> pa.Table:
         return pq.read_table(self.full_path(relpath), filesystem=self.fs)
+
+    def iter_parquet(self, relpath: str, batch_rows: int = 65_536) -> Iterator[pa.RecordBatch]:
+        """A Parquet file's rows, one batch at a time."""
+        with self.fs.open_input_file(self.full_path(relpath)) as src:
+            yield from pq.ParquetFile(src).iter_batches(batch_size=batch_rows)
 
     def exists(self, relpath: str) -> bool:
         return self.fs.get_file_info(self.full_path(relpath)).type == pafs.FileType.File
