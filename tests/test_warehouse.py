@@ -15,6 +15,7 @@ from orchestration.contracts.datasets import (
     SALES_ORDERS,
     USERS,
 )
+from orchestration.storage import warehouse as warehouse_module
 from orchestration.storage.warehouse import Warehouse, open_warehouse
 
 D1, D2 = dt.date(2024, 3, 1), dt.date(2024, 3, 2)
@@ -296,3 +297,72 @@ def test_a_session_holds_one_connection_and_commits_each_write(warehouse_url: st
     with wh.transaction() as fourth:
         pass
     assert third is not first and third is not fourth
+
+
+def _indexes_of(wh: Warehouse, table: str) -> set[str]:
+    if wh.engine == "sqlite":
+        sql = "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?"
+    else:
+        sql = "SELECT indexname FROM pg_indexes WHERE tablename = %s"
+    return {name for (name,) in wh.query(sql, [table])}
+
+
+def _slices(day: dt.date, n: int, size: int = 10, first: int = 0) -> list[pa.Table]:
+    rows = [(f"o{i:05d}", 1 + i % 7, day) for i in range(first, first + n)]
+    return [orders(*rows[i : i + size]) for i in range(0, n, size)]
+
+
+def _record_drops(wh: Warehouse, monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Small writes count as large; records whether each write dropped its indexes."""
+    monkeypatch.setattr(warehouse_module, "DEFER_INDEXES_MIN_ROWS", 20)
+    seen: list[bool] = []
+    drop = wh._drop_indexes
+
+    def recorded(conn, names):
+        seen.append(drop(conn, names))
+        return seen[-1]
+
+    monkeypatch.setattr(wh, "_drop_indexes", recorded)
+    return seen
+
+
+@pytest.fixture
+def drops(warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    return _record_drops(warehouse, monkeypatch)
+
+
+def test_a_write_larger_than_its_table_builds_the_indexes_at_its_end(warehouse, drops):
+    index = "ix_sales_orders_customer_id"
+    warehouse.replace_partitions(SALES_ORDERS, _slices(D1, 60), ["2024-03-01"])
+    assert drops == [True]
+    assert index in _indexes_of(warehouse, "sales_orders")
+    # A day as large as the rest of the table keeps its indexes up to date row by row.
+    warehouse.replace_partitions(SALES_ORDERS, _slices(D2, 60), ["2024-03-02"])
+    assert drops == [True]
+    assert warehouse.count(SALES_ORDERS) == 120
+    by_customer = f"SELECT COUNT(*) FROM sales_orders WHERE customer_id = {warehouse.placeholder}"
+    assert warehouse.query(by_customer, ["C3"])[0][0] == 120 // 7 + 1
+    assert index in _indexes_of(warehouse, "sales_orders")
+
+
+def test_a_failed_large_write_keeps_the_old_rows_and_the_indexes(warehouse, drops):
+    warehouse.replace_partitions(SALES_ORDERS, orders(("a", 1, D1)), ["2024-03-01"])
+    bad = [*_slices(D1, 50), orders(("o00001", 1, D1))]  # a duplicate key in the last slice
+    with pytest.raises((sqlite3.IntegrityError, psycopg.errors.UniqueViolation)):
+        warehouse.replace_partitions(SALES_ORDERS, bad, ["2024-03-01"])
+    assert drops == [True]
+    assert warehouse.read(SALES_ORDERS).to_pylist() == orders(("a", 1, D1)).to_pylist()
+    assert "ix_sales_orders_customer_id" in _indexes_of(warehouse, "sales_orders")
+
+
+def test_postgres_keeps_the_indexes_when_a_reader_holds_the_table(pg_url, monkeypatch):
+    wh = open_warehouse(pg_url)
+    wh.ensure_table(SALES_ORDERS)
+    monkeypatch.setattr(warehouse_module, "DROP_INDEX_LOCK_TIMEOUT", "100ms")
+    dropped = _record_drops(wh, monkeypatch)
+    with psycopg.connect(pg_url) as reader:
+        reader.execute("SELECT COUNT(*) FROM sales_orders").fetchone()  # holds its lock
+        wh.replace_partitions(SALES_ORDERS, _slices(D1, 60), ["2024-03-01"])
+    assert dropped == [False]
+    assert wh.count(SALES_ORDERS) == 60
+    assert "ix_sales_orders_customer_id" in _indexes_of(wh, "sales_orders")
