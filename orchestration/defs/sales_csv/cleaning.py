@@ -32,10 +32,10 @@ from orchestration.contracts.datasets import SALES_ORDERS, SALES_REJECTS
 SOURCE_COLUMNS = ["order_id", "customer_id", "product", "quantity", "price", "order_date"]
 INT_PATTERN = r"^[+-]?\d+$"
 DECIMAL_PATTERN = r"^[+-]?(\d+(\.\d*)?|\.\d+)$"
-# A block of the file in memory at a time (about 65,000 rows). Each block is parsed on its own
+# A block of the file in memory at a time (about 33,000 rows). Each block is parsed on its own
 # (see `_line_blocks`), so nothing beyond it is read ahead, and its duplicate check against the
 # earlier blocks is a binary search (see `_SeenIds`), so small blocks cost little time.
-BLOCK_BYTES = 4 << 20
+BLOCK_BYTES = 2 << 20
 _FNV_BASIS, _FNV_PRIME = np.uint64(0xCBF29CE484222325), np.uint64(0x100000001B3)
 
 
