@@ -33,14 +33,17 @@ from collections.abc import Sequence
 from typing import Any
 
 from dagster import Field, IntSource, StringSource
+from dagster._core.errors import DagsterInvariantViolationError
 from dagster._core.events import ASSET_EVENTS
 from dagster._core.events.log import EventLogEntry
+from dagster._core.storage.event_log.schema import SqlEventLogStorageTable
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
-from dagster._core.storage.sqlalchemy_compat import db_result
 from dagster._serdes import ConfigurableClassData
 
 BATCH_SIZE_VARIABLE = "DAGSTER_EVENT_BATCH_SIZE"
 DEFAULT_BATCH_SIZE = 1000
+# Rows of one INSERT: 7 columns each, well under SQLite's 32,766 parameters.
+ROWS_PER_INSERT = 500
 
 
 def _is_asset_event(event: EventLogEntry) -> bool:
@@ -109,22 +112,29 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
 
     def _store_asset_events(self, events: list[EventLogEntry]) -> None:
         """What `store_event` writes for each of `events`, in one transaction per database."""
-        if len(events) <= 1:
+        if len(events) <= 1 or len({event.run_id for event in events}) > 1:
+            # (Dagster batches the events of one run; anything else goes event by event.)
             for event in events:
                 self.store_event(event)
             return
-        by_run: dict[str, list[EventLogEntry]] = {}
-        for event in events:
-            by_run.setdefault(event.run_id, []).append(event)
-        for run_id, run_events in by_run.items():
-            with self.run_connection(run_id) as conn:
-                for event in run_events:
-                    conn.execute(self.prepare_insert_event(event))
+        # One multi-row INSERT per slice, built (and its events serialized) once for both
+        # databases, as `store_event` builds one statement for both.
+        slices = [events[i : i + ROWS_PER_INSERT] for i in range(0, len(events), ROWS_PER_INSERT)]
+        inserts = [self.prepare_insert_event_batch(part) for part in slices]
+        with self.run_connection(events[0].run_id) as conn:
+            for insert in inserts:
+                conn.execute(insert)
         with self.index_transaction() as conn:
-            event_ids = []
-            for event in events:
-                with db_result(conn, self.prepare_insert_event(event)) as result:
-                    event_ids.append(result.inserted_primary_key[0])
+            event_ids: list[int] = []
+            for part, insert in zip(slices, inserts, strict=True):
+                returned = conn.execute(insert.returning(SqlEventLogStorageTable.c.id)).all()
+                # One statement under the write lock: its rows get ascending ids in row order.
+                ids = sorted(row[0] for row in returned)
+                if len(ids) != len(part):
+                    raise DagsterInvariantViolationError(
+                        f"stored {len(ids)} of {len(part)} events in the index"
+                    )
+                event_ids += ids
             self._store_asset_event_tags(conn, events, event_ids)
             # The asset's row keeps, per field, the value of the last event that sets it; each
             # event type sets a fixed set of fields, so the last event of each type per asset

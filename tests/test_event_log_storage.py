@@ -98,10 +98,26 @@ def _scenario(instance: DagsterInstance, monkeypatch) -> dict:
     }
     for record in instance.get_asset_records(KEYS):
         entry = record.asset_entry
-        out["records"][entry.asset_key.to_user_string()] = {
+        key = entry.asset_key
+        stored = instance.fetch_materializations(key, limit=1000).records
+        latest = entry.last_materialization_record
+        # The asset's row points at the index row of its last materialization, by id.
+        assert latest.storage_id == stored[0].storage_id
+        assert latest.partition_key == stored[0].partition_key
+        out["records"][key.to_user_string()] = {
             "last_materialization_partition": entry.last_materialization.dagster_event.partition,
             "last_materialization_run": runs[entry.last_materialization.run_id],
             "last_run": runs[entry.last_run_id],
+            # Every materialization in the index, newest first, and its indexed tags.
+            "materializations": [
+                (r.partition_key, runs[r.run_id], len(r.asset_materialization.tags or {}))
+                for r in stored
+            ],
+            "indexed_tags": [
+                instance.get_event_tags_for_asset(key, filter_event_id=r.storage_id)
+                == [{"dagster/data_version": r.asset_materialization.tags["dagster/data_version"]}]
+                for r in stored
+            ],
         }
     with define_out_of_process_context(str(Path(graph.__file__)), "defs", instance) as context:
         for key in KEYS:
@@ -141,6 +157,8 @@ def test_batched_event_log_reads_as_dagsters_own(tmp_path, monkeypatch):
     assert want["events"]["ok"]["ASSET_MATERIALIZATION_PLANNED"] == 40
     assert want["events"]["ok"]["ASSET_MATERIALIZATION"] == 40
     assert want["records"]["days_clean"]["last_materialization_partition"] == "2024-01-20"
+    assert len(got["records"]["days_raw"]["materializations"]) == 20 + 8
+    assert all(got["records"]["days_raw"]["indexed_tags"])
     # Per partition and asset, a planned and a materialization event: two transactions each
     # on Dagster's storage (160 of the range run's ~200), three batches of two here.
     assert got["range_run_commits"] * 3 < want["range_run_commits"]
