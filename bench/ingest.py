@@ -49,7 +49,6 @@ PG_DB = "bench_ingest"
 KEY = "bench-ingest-key"
 SERVICES = ["checkout", "search", "auth", "billing", "catalog", "email", "gateway", "cart"]
 SEVERITIES = ["DEBUG", "INFO", "INFO", "INFO", "WARN", "ERROR", "critical", "warning"]
-WARMUP = 5
 
 
 def make_batches(n: int, size: int) -> list[list[dict]]:
