@@ -242,7 +242,11 @@ def writer(base: str, tally: Tally, seed: int) -> None:
 def api_process(base: str) -> psutil.Process:
     port = base.rsplit(":", 1)[1]
     for child in psutil.Process().children(recursive=True):
-        if "serving" in child.cmdline() and port in child.cmdline():
+        try:
+            cmdline = child.cmdline()
+        except psutil.Error:  # an earlier test's process, exited and not yet reaped
+            continue
+        if "serving" in cmdline and port in cmdline:
             return child
     raise AssertionError(f"no API process on port {port}")
 
