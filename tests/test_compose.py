@@ -1,11 +1,16 @@
 """The production topology's files: docker-compose.yml, the Dockerfile, the workspaces and the
-production dagster.yaml. No Docker engine runs here, so their shape is checked instead."""
+production dagster.yaml. No Docker engine runs here, so their shape is checked instead, and the
+compose files against the Compose Specification's JSON schema, the one `docker compose config`
+validates with."""
 
+import json
 import re
 import subprocess
 import sys
+from importlib import resources
 from pathlib import Path
 
+import jsonschema
 import pytest
 import yaml
 
@@ -13,6 +18,60 @@ ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
 PYTHON_SERVICES = ["code", "webserver", "daemon", "api", "sources"]
+
+
+COMPOSE_FILES = ["docker-compose.yml", "deploy/docker/compose.yaml"]
+# ${VAR}, ${VAR:-default} and ${VAR-default}, as compose interpolates them; $$ is a literal $.
+VARIABLE = re.compile(r"\$\{(\w+)(?:(:?-)([^}]*))?\}")
+
+
+def env_example() -> dict[str, str]:
+    """The variables .env.example sets (commented-out ones are left unset, as in a real .env)."""
+    text = (ROOT / ".env.example").read_text()
+    return dict(re.findall(r"^(\w+)=(.*)$", text, flags=re.M))
+
+
+def interpolate(text: str, env: dict[str, str]) -> str:
+    def value(match: re.Match[str]) -> str:
+        name, op, default = match.groups()
+        if name in env and (env[name] or op != ":-"):
+            return env[name]
+        if op is None:
+            raise AssertionError(f"${{{name}}} has no value in .env.example and no default")
+        return default
+
+    return VARIABLE.sub(value, text).replace("$$", "$")
+
+
+def compose_schema_validator() -> jsonschema.protocols.Validator:
+    """The Compose Specification's schema, as vendored by check-jsonschema."""
+    vendor = resources.files("check_jsonschema.builtin_schemas.vendor")
+    schema = json.loads((vendor / "compose-spec.json").read_text())
+    return jsonschema.validators.validator_for(schema)(schema)
+
+
+@pytest.mark.parametrize("path", COMPOSE_FILES)
+def test_the_compose_files_follow_the_compose_specification(path):
+    document = yaml.safe_load(interpolate((ROOT / path).read_text(), env_example()))
+    errors = sorted(compose_schema_validator().iter_errors(document), key=str)
+    assert not errors, [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in errors]
+
+
+@pytest.mark.parametrize(
+    ("service", "mistake"),
+    [
+        ("api", lambda svc: svc["depends_on"]["postgres"].update(condtion="service_healthy")),
+        ("code", lambda svc: svc.update(command=4000)),
+        ("webserver", lambda svc: svc.update(ports="3000:3000")),
+    ],
+)
+def test_the_schema_check_catches_a_mistake(service, mistake):
+    """A misspelt key or a wrong type is refused, so the check above can fail."""
+    document = yaml.safe_load(interpolate((ROOT / "docker-compose.yml").read_text(), env_example()))
+    mistake(document["services"][service])
+    errors = list(compose_schema_validator().iter_errors(document))
+    assert errors
+    assert {tuple(e.absolute_path)[:2] for e in errors} == {("services", service)}
 
 
 def test_the_services_of_the_topology():
