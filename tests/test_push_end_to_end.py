@@ -1,18 +1,24 @@
 """Push ingestion end to end, every part a real process: `POST /ingest/logs` and `POST /users` to
 the API, the landing sensor ticking in `dagster dev`'s daemon, the runs it launches, and the
-records back through `GET /logs`, `GET /logs/levels` and `GET /users`."""
+records back through `GET /logs`, `GET /logs/levels` and `GET /users`. In the same `dagster dev`,
+a CSV dropped into the landing folder while it runs reaches `GET /sales/daily` and the lake
+without a click, through the drop sensor."""
 
 from __future__ import annotations
 
 import os
 import time
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pyarrow.compute as pc
 import pytest
 
+from orchestration.defs.sales_csv.cleaning import clean_sales
+from sample_sources.sales import write_drops
 from tests.processes import dagster_dev, serve_api
 
 KEY = "e2e-key"
@@ -29,7 +35,7 @@ def wait_until(what: str, probe: Callable[[], Any], timeout_s: float = 240) -> A
 
 
 @pytest.mark.slow
-def test_pushed_logs_and_users_flow_through_the_sensor_to_the_api(
+def test_pushed_records_and_a_dropped_csv_flow_through_the_sensors_to_the_api(
     tmp_path: Path, sources: Any
 ) -> None:
     warehouse = f"sqlite:///{tmp_path / 'warehouse.db'}"
@@ -57,6 +63,7 @@ def test_pushed_logs_and_users_flow_through_the_sensor_to_the_api(
         serve_api(warehouse, tmp_path, api_keys=KEY, version_refresh_ms=200) as api,
         httpx.Client(base_url=api, timeout=30, headers={"X-API-Key": KEY}) as http,
     ):
+        [drop] = write_drops(tmp_path / "landing", date(2024, 3, 1), days=1, rows=300)
         posted = http.post("/ingest/logs", json=records)
         assert posted.status_code == 201, posted.text
         user = {"name": "Ada Lovelace", "email": "ada@example.org", "role": "analyst"}
@@ -88,5 +95,23 @@ def test_pushed_logs_and_users_flow_through_the_sensor_to_the_api(
             lambda: http.get("/users", params={"source": "push"}).json()["data"],
         )
         assert [(u["email"], u["source"]) for u in pushed] == [("ada@example.org", "push")]
+
+        clean = clean_sales(drop.read_bytes(), date(2024, 3, 1)).orders
+        daily = wait_until(
+            "the dropped CSV's day in GET /sales/daily",
+            lambda: http.get("/sales/daily").json()["data"],
+        )
+        assert daily == [
+            {
+                "day": "2024-03-01",
+                "orders": clean.num_rows,
+                "units": sum(clean["quantity"].to_pylist()),
+                "revenue": pytest.approx(
+                    pc.sum(pc.multiply(clean["quantity"], clean["price"])).as_py()
+                ),
+            }
+        ]
+    export = tmp_path / "lake" / "parquet" / "sales_orders" / "order_date=2024-03-01"
+    assert (export / "part-0.parquet").exists()
     for hour in sorted(hours):
         assert (tmp_path / "lake" / "parquet" / "logs" / f"hour={hour}" / "part-0.parquet").exists()

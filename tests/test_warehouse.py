@@ -299,6 +299,34 @@ def test_a_session_holds_one_connection_and_commits_each_write(warehouse_url: st
     assert third is not first and third is not fourth
 
 
+def test_a_sqlite_session_checkpoints_its_wal_once_at_its_end(tmp_path):
+    """A session's commits leave the WAL to grow (no checkpoint every 1,000 pages, which
+    rewrote the same index pages day after day); its end copies every frame into the file."""
+    wh = open_warehouse(f"sqlite:///{tmp_path / 'wh.db'}")
+    day_rows = 40_000  # ~1,200 WAL pages a day: past the default checkpoint threshold
+
+    def unchecked_frames() -> int:
+        # A PASSIVE checkpoint reports (busy, frames in the WAL, frames copied to the file);
+        # after a finished checkpoint both are equal, and this one copies nothing new.
+        with sqlite3.connect(wh.path) as probe:
+            _, frames, copied = probe.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        return frames - copied
+
+    with wh.session():
+        with wh.transaction() as conn:
+            assert conn.execute("PRAGMA wal_autocheckpoint").fetchone() == (0,)
+        for day in (D1, D2):
+            rows = [(f"{day}-{i:06d}", 1 + i % 5, day) for i in range(day_rows)]
+            wh.replace_partitions(SALES_ORDERS, orders(*rows), [day.isoformat()])
+        wal_pages = (tmp_path / "wh.db-wal").stat().st_size // 4096
+        assert wal_pages > 2_000  # both days' pages are still in the WAL
+    assert unchecked_frames() == 0
+    assert wh.count(SALES_ORDERS) == 2 * day_rows
+    # A write outside a session keeps SQLite's default threshold.
+    with wh.transaction() as conn:
+        assert conn.execute("PRAGMA wal_autocheckpoint").fetchone() == (1000,)
+
+
 def _indexes_of(wh: Warehouse, table: str) -> set[str]:
     if wh.engine == "sqlite":
         sql = "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?"

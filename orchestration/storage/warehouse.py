@@ -111,15 +111,23 @@ class Warehouse(ABC):
         if self._held is not None:
             yield
             return
-        self._held = self._open_held()
+        self._held = self._open_session()
         try:
             yield
         finally:
             held, self._held = self._held, None
-            held.close()
+            self._close_session(held)
 
     def _open_held(self) -> Any:
         return self.connect()
+
+    def _open_session(self) -> Any:
+        """The connection a `session()` holds."""
+        return self._open_held()
+
+    def _close_session(self, conn: Any) -> None:
+        """Close the connection a `session()` held."""
+        conn.close()
 
     @abstractmethod
     def _bulk_insert(self, conn: Any, table_name: str, data: pa.Table) -> None: ...
@@ -515,6 +523,21 @@ class SQLiteWarehouse(Warehouse):
         conn = self.connect()
         conn.execute(f"PRAGMA cache_size=-{WRITE_CACHE_KIB}")
         return conn
+
+    def _open_session(self) -> sqlite3.Connection:
+        conn = self._open_held()
+        # A session's days commit one by one, and the default checkpoint after every 1,000 WAL
+        # pages copied the same hot index pages into the database file, with two fsyncs, every
+        # few days: 30 % of a 180-day range's time. The session checkpoints once, at its end.
+        conn.execute("PRAGMA wal_autocheckpoint=0")
+        return conn
+
+    def _close_session(self, conn: sqlite3.Connection) -> None:
+        try:
+            # PASSIVE: never waits for readers; what they still hold, a later checkpoint copies.
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            conn.close()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
