@@ -1,5 +1,5 @@
 """The lean path of the list endpoints answers exactly as FastAPI's router does, and SQLite's
-bounded pages stay read-only, time-limited and correct when they run past their budget."""
+reads tried on the event loop stay read-only, time-limited and correct past their budget."""
 
 from __future__ import annotations
 
@@ -132,7 +132,12 @@ def test_compiled_rows_apply_converters_and_keep_any_name() -> None:
     assert to_dicts([]) == []
 
 
-def test_bounded_sqlite_reads_stay_read_only_limited_and_complete(tmp_path: Path) -> None:
+@pytest.mark.parametrize("bounded", [True, False], ids=["bounded", "other"])
+def test_sqlite_reads_tried_inline_stay_read_only_limited_and_complete(
+    tmp_path: Path, bounded: bool
+) -> None:
+    """Every statement but a search is tried on the loop's connection first (a bounded one
+    under a larger budget); past its budget it still completes, under the full limit."""
     url = f"sqlite:///{tmp_path / 'warehouse.db'}"
     write_tie_records(url, n=5)
     # Slower than the inline budget, well within the time limit.
@@ -146,16 +151,18 @@ def test_bounded_sqlite_reads_stay_read_only_limited_and_complete(tmp_path: Path
         db = open_database(settings_for(url, query_timeout_ms=1500))
         await db.open()
         try:
-            page = await db.fetch("SELECT source_id FROM records ORDER BY source_id", bounded=True)
+            page = await db.fetch(
+                "SELECT source_id FROM records ORDER BY source_id", bounded=bounded
+            )
             assert [r[0] for r in page] == sorted(r[0] for r in page) and len(page) == 5
             with pytest.raises(Exception, match=r"(?i)read.?only"):
-                await db.fetch("DELETE FROM records", bounded=True)
+                await db.fetch("DELETE FROM records", bounded=bounded)
             before = db.queries["data"]
-            assert (await db.fetch(medium, bounded=True))[0][0] == 300000
+            assert (await db.fetch(medium, bounded=bounded))[0][0] == 300000
             assert db.queries["data"] == before + 1  # one statement, wherever it ran
             with pytest.raises(QueryTimeout):
-                await db.fetch(endless, bounded=True)
-            assert (await db.fetch("SELECT COUNT(*) FROM records", bounded=True))[0][0] == 5
+                await db.fetch(endless, bounded=bounded)
+            assert (await db.fetch("SELECT COUNT(*) FROM records", bounded=bounded))[0][0] == 5
         finally:
             await db.close()
 

@@ -2,10 +2,16 @@
 
 Statements run on a dedicated thread pool whose threads each keep one `file:...?mode=ro`
 connection with `PRAGMA query_only`. The time limit is a progress handler that aborts the
-statement past its deadline. The one exception is a `bounded` statement (a page along the
-primary key, some tens of microseconds): handing it to a thread would cost more than running it,
-so it runs on the event loop's own connection under a budget of `INLINE_BUDGET_MS` (busy timeout
-included), and goes to the pool after all if it runs past it.
+statement past its deadline.
+
+Handing a statement to a thread costs more than a cheap one takes to run: a page along the
+primary key takes some tens of microseconds, a filtered page about 0.2 ms (1M rows). So a
+statement runs first on the event loop's own connection under a budget (busy timeout included),
+`INLINE_BUDGET_MS` for a `bounded` one and `TRY_INLINE_MS` for any other, and goes to the pool
+under the full limit only if it runs past it. Full-text searches (~0.5 ms) go straight to the
+pool: there they run beside the loop instead of holding it, which measured a shorter tail under
+load (p99 65-80 ms against 86-110 ms at 32 connections), while inline filtered pages served
+2,550 requests/s against 1,000-1,470 through the pool, with a p99 of 32-38 ms against 65-85 ms.
 """
 
 from __future__ import annotations
@@ -28,6 +34,9 @@ from serving.db.base import Database, DatabaseUnavailable, QueryTimeout, Row
 
 PROGRESS_STEPS = 1000
 INLINE_BUDGET_MS = 5
+TRY_INLINE_MS = 2
+# What `search()` puts in a statement; such statements skip the inline attempt.
+FTS_MATCH = " MATCH ?"
 
 
 def sqlite_path(url: str) -> Path:
@@ -146,12 +155,13 @@ class SQLiteDatabase(Database):
         self, sql: str, params: Sequence[Any] = (), *, kind: str = "data", bounded: bool = False
     ) -> list[Row]:
         self.queries[kind] += 1
-        if bounded and self._executor is not None:
+        if self._executor is not None and (bounded or FTS_MATCH not in sql):
+            budget = INLINE_BUDGET_MS if bounded else TRY_INLINE_MS
             try:
                 # The loop thread's own connection (busy timeout = the budget).
-                return self._conn(INLINE_BUDGET_MS).run(sql, params, INLINE_BUDGET_MS)
+                return self._conn(INLINE_BUDGET_MS).run(sql, params, budget)
             except (QueryTimeout, sqlite3.OperationalError):
-                pass  # slower than promised, or the file is busy: the pool, under the full limit
+                pass  # past the budget, or the file is busy: the pool, under the full limit
         timeout = self.query_timeout_ms
         return await self._run(lambda: self._conn().run(sql, params, timeout))
 
@@ -240,7 +250,7 @@ class SQLiteDatabase(Database):
 
     def search(self, contract: Contract) -> str:
         fts = quote(fts_table(contract))
-        return f"{quote(contract.name)}.rowid IN (SELECT rowid FROM {fts} WHERE {fts} MATCH ?)"
+        return f"{quote(contract.name)}.rowid IN (SELECT rowid FROM {fts} WHERE {fts}{FTS_MATCH})"
 
     def search_param(self, text: str) -> str | None:
         # Every word becomes an FTS5 string token: no operator or column filter can be injected.
