@@ -1,7 +1,7 @@
 """Serving API benchmark: wrk against uvicorn on a 1M-row `sales_orders`, beside Datasette.
 
     .venv/bin/python bench/serving.py [--rows 1000000] [--duration 10] [--connections 32]
-                                      [--engines sqlite,postgresql] [--rebuild]
+                                      [--repeat 3] [--engines sqlite,postgresql] [--rebuild]
 
 Builds (once, then reuses) a SQLite file and a PostgreSQL database with ROWS sales orders over
 365 daily partitions, written through the platform's warehouse writer, plus `records` derived
@@ -9,9 +9,10 @@ from them by the records asset's own SQL (for full-text search). Then, per engin
 `python -m serving` (one uvicorn worker) and runs wrk for: a trivial endpoint of the same app
 (`/ping`), the first page, a cursor page ~90% deep, a filtered page, a search, and the 304 path.
 On the SQLite file it also starts Datasette (immutable, facets off) and measures its first page
-and its `_next` page at the same depth with `_nocount=1`. Prints req/s, p50, p99 and the ratios
-against the issue's targets. Needs `wrk` (Debian package `wrk`; installed with apt-get when
-missing and running as root).
+and its `_next` page at the same depth with `_nocount=1`. Every case runs `--repeat` times, the
+cases taking turns; prints the medians of req/s, p50 and p99 and the ratios against the issue's
+targets. Needs `wrk` (Debian package `wrk`; installed with apt-get when missing and running as
+root).
 """
 
 from __future__ import annotations
@@ -130,14 +131,29 @@ class Result:
     errors: int
 
 
-def wrk(
-    name: str, url: str, args: argparse.Namespace, headers: dict[str, str] | None = None
-) -> Result:
-    w = run_wrk(url, args.connections, args.duration, headers)
-    result = Result(name, w.rps, w.p50_ms, w.p99_ms, w.errors)
-    print(f"  {name:<34} {w.rps:>9.0f} req/s  p50 {w.p50_ms:>7.2f} ms  p99 {w.p99_ms:>7.2f} ms"
-          + (f"  ERRORS {w.errors}" if w.errors else ""))  # fmt: skip
-    return result
+Case = tuple[str, str, dict[str, str] | None]  # label, URL, headers
+
+
+def measure(cases: dict[str, Case], args: argparse.Namespace) -> dict[str, Result]:
+    """wrk on every case, `--repeat` rounds of all cases in turn; each figure is the median of
+    its rounds, so a slow spell of a shared host spreads over the cases instead of hitting one."""
+    runs: dict[str, list[Result]] = {name: [] for name in cases}
+    for _ in range(args.repeat):
+        for name, (label, url, headers) in cases.items():
+            w = run_wrk(url, args.connections, args.duration, headers)
+            runs[name].append(Result(label, w.rps, w.p50_ms, w.p99_ms, w.errors))
+    results = {}
+    for name, done in runs.items():
+        r = results[name] = Result(
+            done[0].name,
+            float(np.median([x.rps for x in done])),
+            float(np.median([x.p50_ms for x in done])),
+            float(np.median([x.p99_ms for x in done])),
+            sum(x.errors for x in done),
+        )
+        line = f"  {r.name:<34} {r.rps:>9.0f} req/s  p50 {r.p50_ms:>7.2f} ms"
+        print(f"{line}  p99 {r.p99_ms:>7.2f} ms" + (f"  ERRORS {r.errors}" if r.errors else ""))
+    return results
 
 
 # -- scenarios ----------------------------------------------------------------------------------
@@ -178,15 +194,19 @@ def bench_api(engine: str, url: str, args: argparse.Namespace) -> dict[str, Resu
         )[0][0]
         search = f"{base}/data?limit=50&search={amount}"
         assert httpx.get(search).json()["data"], "the search found nothing"
-        print(f"\n{engine}: serving API (1 uvicorn worker, {args.connections} connections)")
-        return {
-            "trivial": wrk("trivial (/ping)", f"{base}/ping", args),
-            "first": wrk("first page (limit 50)", first, args),
-            "deep": wrk(f"cursor page at row {depth:,}", deep, args),
-            "filtered": wrk("filtered page", filtered, args),
-            "search": wrk("full-text search", search, args),
-            "304": wrk("304 (If-None-Match)", first, args, {"If-None-Match": etag}),
+        print(
+            f"\n{engine}: serving API (1 uvicorn worker, {args.connections} connections; "
+            f"medians of {args.repeat} rounds)"
+        )
+        cases: dict[str, Case] = {
+            "trivial": ("trivial (/ping)", f"{base}/ping", None),
+            "first": ("first page (limit 50)", first, None),
+            "deep": (f"cursor page at row {depth:,}", deep, None),
+            "filtered": ("filtered page", filtered, None),
+            "search": ("full-text search", search, None),
+            "304": ("304 (If-None-Match)", first, {"If-None-Match": etag}),
         }
+        return measure(cases, args)
     finally:
         stop_process(proc)
 
@@ -216,10 +236,11 @@ def bench_datasette(url: str, args: argparse.Namespace) -> dict[str, Result]:
         assert rows, f"datasette's deep page is empty: {str(got)[:200]}"
         version = subprocess.run([datasette, "--version"], capture_output=True, text=True)
         print(f"\nsqlite: {version.stdout.strip()} (immutable, facets off, _nocount=1)")
-        return {
-            "first": wrk("datasette first page", first, args),
-            "deep": wrk(f"datasette _next at row {depth:,}", deep, args),
+        cases: dict[str, Case] = {
+            "first": ("datasette first page", first, None),
+            "deep": (f"datasette _next at row {depth:,}", deep, None),
         }
+        return measure(cases, args)
     finally:
         stop_process(proc)
 
@@ -260,6 +281,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=int(os.environ.get("ROWS", 1_000_000)))
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--repeat", type=int, default=3, help="rounds of every case (medians)")
     parser.add_argument("--pool", type=int, default=4)
     parser.add_argument("--engines", default="sqlite,postgresql")
     parser.add_argument("--workdir", default=str(ROOT / "data" / "bench"))
