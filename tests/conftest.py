@@ -1,4 +1,5 @@
-"""Shared fixtures: the sample sources over loopback, warehouses on SQLite and PostgreSQL."""
+"""Shared fixtures: the sample sources over loopback, warehouses on SQLite and PostgreSQL, and a
+local S3-compatible server."""
 
 from __future__ import annotations
 
@@ -22,6 +23,13 @@ from sample_sources.server import RunningServer, serve_in_thread
 
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://root@127.0.0.1:5432/postgres")
 IN_CI = os.environ.get("CI", "").lower() == "true"
+# The bucket of the `s3_endpoint` server, and the credentials it is reached with.
+S3_BUCKET = "platform"
+S3_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "test-key",
+    "AWS_SECRET_ACCESS_KEY": "test-secret",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
 
 
 def _postgres_unreachable() -> str | None:
@@ -65,6 +73,31 @@ def warehouse_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 @pytest.fixture
 def warehouse(warehouse_url: str) -> Warehouse:
     return open_warehouse(warehouse_url)
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint() -> Iterator[str]:
+    """A local S3-compatible server (moto) on loopback with the bucket `S3_BUCKET`; the
+    credentials are in this process's environment meanwhile (give them to child processes)."""
+    import pyarrow.fs as pafs
+    from moto.server import ThreadedMotoServer
+
+    saved = {k: os.environ.get(k) for k in S3_CREDENTIALS}
+    os.environ.update(S3_CREDENTIALS)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    fs = pafs.S3FileSystem(
+        endpoint_override=f"{host}:{port}", scheme="http", allow_bucket_creation=True
+    )
+    fs.create_dir(S3_BUCKET)
+    yield f"http://{host}:{port}"
+    server.stop()
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
 
 
 @pytest.fixture(scope="session")

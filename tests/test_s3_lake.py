@@ -1,8 +1,6 @@
 """The lake and the landing area on S3, against a local S3-compatible server (moto) over
 loopback: the same assets, the same files, the same atomicity."""
 
-import os
-from collections.abc import Iterator
 from datetime import date
 
 import pyarrow as pa
@@ -17,36 +15,7 @@ from orchestration.resources.sources import CsvLandingResource
 from orchestration.resources.storage import LakeResource
 from orchestration.storage.lake import Lake
 from sample_sources.sales import write_drops
-
-BUCKET = "platform"
-CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "test-key",
-    "AWS_SECRET_ACCESS_KEY": "test-secret",
-    "AWS_DEFAULT_REGION": "us-east-1",
-}
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    saved = {k: os.environ.get(k) for k in CREDENTIALS}
-    os.environ.update(CREDENTIALS)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
-    fs = pafs.S3FileSystem(
-        endpoint_override=f"{host}:{port}", scheme="http", allow_bucket_creation=True
-    )
-    fs.create_dir(BUCKET)
-    yield endpoint
-    server.stop()
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+from tests.conftest import S3_BUCKET as BUCKET
 
 
 def s3_files(endpoint: str, prefix: str) -> list[str]:

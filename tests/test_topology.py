@@ -1,6 +1,7 @@
-"""The production topology as plain processes against the local PostgreSQL: a code server, a
-webserver and a daemon on a PostgreSQL instance, a run and a single-run backfill launched
-through the webserver, the results read back through the serving API."""
+"""The production topology as plain processes against the local PostgreSQL and a local
+S3-compatible server: a code server, a webserver and a daemon on a PostgreSQL instance, the drops
+and the lake in the bucket, a run and a single-run backfill launched through the webserver, the
+results read back from the bucket and through the serving API."""
 
 import os
 import shutil
@@ -19,7 +20,9 @@ import pytest
 from dagster_graphql import DagsterGraphQLClient
 
 from orchestration.backfill import launch_backfill, wait_for_backfill
+from orchestration.storage.lake import Lake
 from sample_sources.sales import write_drops
+from tests.conftest import S3_BUCKET, S3_CREDENTIALS
 from tests.processes import free_port, wait_for_http
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,12 +66,17 @@ def start(stack: ExitStack, args: list[str], env: dict[str, str], log: Path) -> 
 
 @pytest.mark.slow
 @pytest.mark.postgres
-def test_processes_run_and_backfill_on_postgres(tmp_path, databases, postgres_admin):
+def test_processes_run_and_backfill_on_postgres_and_s3(
+    tmp_path, databases, postgres_admin, s3_endpoint
+):
     base = postgres_admin.rsplit("/", 1)[0]
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
-    write_drops(tmp_path / "landing", date(2024, 3, 1), 2, 400)
+    # The drops arrive in the bucket; the processes see no local landing folder or lake.
+    landing = Lake(f"s3://{S3_BUCKET}/topology/landing", s3_endpoint)
+    for drop in write_drops(tmp_path / "drops", date(2024, 3, 1), 2, 400):
+        landing.write_bytes(f"sales/{drop.name}", drop.read_bytes())
     code_port, ui_port, api_port, sources_port = (free_port() for _ in range(4))
     workspace = tmp_path / "workspace.yaml"
     workspace.write_text(
@@ -83,8 +91,10 @@ def test_processes_run_and_backfill_on_postgres(tmp_path, databases, postgres_ad
         "DAGSTER_PG_HOST": "127.0.0.1",
         "DAGSTER_PG_DB": databases["dagster"],
         "WAREHOUSE_URL": f"{base}/{databases['warehouse']}",
-        "LAKE_URL": str(tmp_path / "lake"),
-        "LANDING_DIR": str(tmp_path / "landing"),
+        "LAKE_URL": f"s3://{S3_BUCKET}/topology/lake",
+        "LANDING_DIR": f"s3://{S3_BUCKET}/topology/landing",
+        "S3_ENDPOINT_URL": s3_endpoint,
+        **S3_CREDENTIALS,
         "REST_API_URL": f"http://127.0.0.1:{sources_port}",
         "GRAPHQL_API_URL": f"http://127.0.0.1:{sources_port}/graphql",
     }
@@ -165,6 +175,22 @@ def test_processes_run_and_backfill_on_postgres(tmp_path, databases, postgres_ad
         with psycopg.connect(env["WAREHOUSE_URL"]) as conn:
             assert conn.execute("SELECT COUNT(*) FROM users").fetchone()[0] == 10
             assert conn.execute("SELECT COUNT(*) FROM sales_daily").fetchone()[0] == 2
+            orders = dict(
+                conn.execute(
+                    "SELECT order_date::text, array_agg(order_id ORDER BY order_id) "
+                    "FROM sales_orders GROUP BY 1"
+                ).fetchall()
+            )
+        # The exports are in the bucket, and hold the warehouse's orders of each day.
+        lake = Lake(f"s3://{S3_BUCKET}/topology/lake", s3_endpoint)
+        assert set(orders) == {"2024-03-01", "2024-03-02"}
+        for day, order_ids in orders.items():
+            export = lake.read_parquet(f"parquet/sales_orders/order_date={day}/part-0.parquet")
+            assert sorted(export["order_id"].to_pylist()) == order_ids
+            assert (
+                lake.read_bytes(f"raw/sales/order_date={day}/sales_{day}.csv")
+                == (tmp_path / "drops" / "sales" / f"sales_{day}.csv").read_bytes()
+            )
 
         api = start(
             stack,
