@@ -179,6 +179,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def pinned(cmd: list[str], cpus: Sequence[int] | None) -> list[str]:
+    """`cmd` restricted to `cpus` (through `taskset`), or as it is when `cpus` is None."""
+    if cpus is None:
+        return cmd
+    taskset = shutil.which("taskset")
+    if taskset is None:
+        raise SystemExit("taskset (util-linux) is needed to pin processes; or pass --no-pin")
+    return [taskset, "-c", ",".join(map(str, cpus)), *cmd]
+
+
 def start_process(cmd: list[str], env: dict[str, str], probe: str) -> subprocess.Popen[bytes]:
     """Start a server in its own process group and wait until `probe` answers below 500."""
     import httpx
@@ -250,13 +260,17 @@ def run_wrk(
     duration_s: float,
     headers: dict[str, str] | None = None,
     script: Path | None = None,
+    cpus: Sequence[int] | None = None,
 ) -> WrkResult:
-    """wrk against `url` after a 2 s warm-up (pools filled, statements prepared)."""
-    cmd = [ensure_wrk(), "-t2", f"-c{connections}", "--latency", "--timeout", "60s"]
+    """wrk against `url` after a 2 s warm-up (pools filled, statements prepared); on `cpus`
+    only, with a thread for each, if given (else two threads, anywhere)."""
+    threads = len(cpus) if cpus is not None else 2
+    cmd = [ensure_wrk(), f"-t{threads}", f"-c{connections}", "--latency", "--timeout", "60s"]
     for key, value in (headers or {}).items():
         cmd += ["-H", f"{key}: {value}"]
     if script is not None:
         cmd += ["-s", str(script)]
+    cmd = pinned(cmd, cpus)
     subprocess.run([*cmd, "-d2s", url], capture_output=True)
     out = subprocess.run(
         [*cmd, f"-d{duration_s}s", url], capture_output=True, text=True, check=True

@@ -6,8 +6,9 @@
 Builds (once, then reuses) a SQLite file and a PostgreSQL database with ROWS sales orders over
 365 daily partitions, written through the platform's warehouse writer, plus `records` derived
 from them by the records asset's own SQL (for full-text search). Then, per engine, it starts
-`python -m serving` (one uvicorn worker) and runs wrk for: a trivial endpoint of the same app
-(`/ping`), the first page, a cursor page ~90% deep, a filtered page, a search, and the 304 path.
+`python -m serving` (one uvicorn worker; wrk runs on a CPU of its own, the server on the others,
+unless `--no-pin`) and runs wrk for: a trivial endpoint of the same app (`/ping`), the first
+page, a cursor page ~90% deep, a filtered page, a search, and the 304 path.
 On the SQLite file it also starts Datasette (immutable, facets off) and measures its first page
 and its `_next` page at the same depth with `_nocount=1`. Every case runs `--repeat` times, the
 cases taking turns; prints the medians of req/s, p50 and p99 and the ratios against the issue's
@@ -37,7 +38,7 @@ import pyarrow as pa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import ensure_wrk, free_port, run_wrk, stop_process  # noqa: E402
+from bench.common import ensure_wrk, free_port, pinned, run_wrk, stop_process  # noqa: E402
 from bench.common import start_process as start  # noqa: E402
 from orchestration.contracts import CONTRACTS  # noqa: E402
 from orchestration.storage.warehouse import open_warehouse, timestamp_text  # noqa: E402
@@ -140,7 +141,7 @@ def measure(cases: dict[str, Case], args: argparse.Namespace) -> dict[str, Resul
     runs: dict[str, list[Result]] = {name: [] for name in cases}
     for _ in range(args.repeat):
         for name, (label, url, headers) in cases.items():
-            w = run_wrk(url, args.connections, args.duration, headers)
+            w = run_wrk(url, args.connections, args.duration, headers, cpus=args.wrk_cpus)
             runs[name].append(Result(label, w.rps, w.p50_ms, w.p99_ms, w.errors))
     results = {}
     for name, done in runs.items():
@@ -178,7 +179,8 @@ def bench_api(engine: str, url: str, args: argparse.Namespace) -> dict[str, Resu
     base = f"http://127.0.0.1:{port}"
     env = dict(os.environ, WAREHOUSE_URL=url, SERVING_CURSOR_SECRET=SECRET,
                SERVING_POOL_SIZE=str(args.pool))  # fmt: skip
-    proc = start([sys.executable, "-m", "serving", "--port", str(port)], env, f"{base}/ping")
+    cmd = pinned([sys.executable, "-m", "serving", "--port", str(port)], args.server_cpus)
+    proc = start(cmd, env, f"{base}/ping")
     try:
         depth = int(args.rows * 0.9)
         token = deep_cursor(base, url, depth)
@@ -196,7 +198,8 @@ def bench_api(engine: str, url: str, args: argparse.Namespace) -> dict[str, Resu
         assert httpx.get(search).json()["data"], "the search found nothing"
         print(
             f"\n{engine}: serving API (1 uvicorn worker, {args.connections} connections; "
-            f"medians of {args.repeat} rounds)"
+            f"medians of {args.repeat} rounds; wrk on CPUs {args.wrk_cpus or 'any'}, the API on "
+            f"{args.server_cpus or 'any'})"
         )
         cases: dict[str, Case] = {
             "trivial": ("trivial (/ping)", f"{base}/ping", None),
@@ -218,7 +221,7 @@ def bench_datasette(url: str, args: argparse.Namespace) -> dict[str, Result]:
     datasette = str(Path(sys.executable).parent / "datasette")
     settings = ["--setting", "suggest_facets", "off", "--setting", "default_facet_size", "0"]
     cmd = [datasette, "serve", "-i", str(path), "--port", str(port), *settings]
-    proc = start(cmd, dict(os.environ), f"{base}/-/versions.json")
+    proc = start(pinned(cmd, args.server_cpus), dict(os.environ), f"{base}/-/versions.json")
     try:
         db = path.stem
         first = f"{base}/{db}/sales_orders.json?_nocount=1&_size=50"
@@ -282,12 +285,26 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=10)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--repeat", type=int, default=3, help="rounds of every case (medians)")
+    parser.add_argument(
+        "--no-pin",
+        dest="pin",
+        action="store_false",
+        help="let wrk and the server share every CPU (default: wrk on the last CPU, one thread; "
+        "the API or Datasette on the others)",
+    )
     parser.add_argument("--pool", type=int, default=4)
     parser.add_argument("--engines", default="sqlite,postgresql")
     parser.add_argument("--workdir", default=str(ROOT / "data" / "bench"))
     parser.add_argument("--rebuild", action="store_true")
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args()
+    cpus = sorted(os.sched_getaffinity(0))
+    # The load generator must not take CPU time from the server it measures: sharing two
+    # cores, the server's loop stalled 40-60 ms now and then and single runs' p99 spread from
+    # 20 to 117 ms. The database server stays free to use any CPU.
+    pin = args.pin and len(cpus) >= 2
+    args.wrk_cpus = cpus[-1:] if pin else None
+    args.server_cpus = cpus[:-1] if pin else None
     ensure_wrk()
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
