@@ -6,12 +6,13 @@ statement past its deadline.
 
 Handing a statement to a thread costs more than a cheap one takes to run: a page along the
 primary key takes some tens of microseconds, a filtered page about 0.2 ms (1M rows). So a
-statement runs first on the event loop's own connection under a budget (busy timeout included),
-`INLINE_BUDGET_MS` for a `bounded` one and `TRY_INLINE_MS` for any other, and goes to the pool
-under the full limit only if it runs past it. Full-text searches (~0.5 ms) go straight to the
-pool: there they run beside the loop instead of holding it, which measured a shorter tail under
-load (p99 65-80 ms against 86-110 ms at 32 connections), while inline filtered pages served
-2,550 requests/s against 1,000-1,470 through the pool, with a p99 of 32-38 ms against 65-85 ms.
+statement runs first on the event loop's own connection (its busy timeout `INLINE_BUDGET_MS`)
+under a budget, `INLINE_BUDGET_MS` for a `bounded` one and `TRY_INLINE_MS` for any other, and
+goes to the pool under the full limit only if it runs past it. Full-text searches (~0.5 ms) go
+straight to the pool: there they run beside the loop instead of holding it, which measured a
+shorter tail under load (p99 65-80 ms against 86-110 ms at 32 connections), while inline
+filtered pages served 2,550 requests/s against 1,000-1,470 through the pool, with a p99 of
+32-38 ms against 65-85 ms.
 """
 
 from __future__ import annotations
@@ -158,7 +159,7 @@ class SQLiteDatabase(Database):
         if self._executor is not None and (bounded or FTS_MATCH not in sql):
             budget = INLINE_BUDGET_MS if bounded else TRY_INLINE_MS
             try:
-                # The loop thread's own connection (busy timeout = the budget).
+                # The loop thread's own connection, whose busy timeout is INLINE_BUDGET_MS.
                 return self._conn(INLINE_BUDGET_MS).run(sql, params, budget)
             except (QueryTimeout, sqlite3.OperationalError):
                 pass  # past the budget, or the file is busy: the pool, under the full limit
