@@ -8,11 +8,10 @@ Handing a statement to a thread costs more than a cheap one takes to run: a page
 primary key takes some tens of microseconds, a filtered page about 0.2 ms (1M rows). So a
 statement runs first on the event loop's own connection (its busy timeout `INLINE_BUDGET_MS`)
 under a budget, `INLINE_BUDGET_MS` for a `bounded` one and `TRY_INLINE_MS` for any other, and
-goes to the pool under the full limit only if it runs past it. Full-text searches (~0.5 ms) go
-straight to the pool: there they run beside the loop instead of holding it, which measured a
-shorter tail under load (p99 65-80 ms against 86-110 ms at 32 connections), while inline
-filtered pages served 2,550 requests/s against 1,000-1,470 through the pool, with a p99 of
-32-38 ms against 65-85 ms.
+goes to the pool under the full limit only if it runs past it. Inline, filtered pages served
+about twice the requests/s they did through the pool. Full-text searches (~0.5 ms) go straight
+to the pool: there they run beside the loop instead of holding it, which measured a shorter
+tail under load than running them inline.
 """
 
 from __future__ import annotations
