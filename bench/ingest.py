@@ -11,7 +11,8 @@ cores little) posts one batch over and over to each endpoint, after a warm-up, a
 records are then counted in the database against the answered requests. The floor is a bulk
 load of `--batches` batches with no HTTP and no validation: `psql \\copy` on PostgreSQL, one
 `executemany` transaction on SQLite. Prints records/s and the p50/p99 of a batch, and the ratios
-against the targets (100,000 records/s on PostgreSQL, 5x the ORM endpoint). Then, on the
+against the targets (100,000 records/s on PostgreSQL, 5x the ORM endpoint), with the CPU a batch
+costs the server and the database, and the rate those costs allow on this host's cores. Then, on the
 embedded setup (`dagster dev` with the landing sensor at its default 30 s interval, and the
 API), it times POST to visible in `GET /logs`, a few times (target: two sensor intervals).
 """
@@ -31,6 +32,7 @@ from pathlib import Path
 
 import httpx
 import orjson
+import psutil
 import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -96,6 +98,23 @@ local f = io.open("{body}", "rb")
 wrk.body = f:read("*a")
 f:close()
 """
+
+
+def postgres_pids() -> list[int]:
+    """The PostgreSQL server's processes (backends, WAL writer, checkpointer)."""
+    return [p.pid for p in psutil.process_iter(["name"]) if p.info["name"] == "postgres"]
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU seconds spent so far by the processes still alive."""
+    total = 0.0
+    for pid in pids:
+        try:
+            times = psutil.Process(pid).cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
 
 
 def count(url: str, table: str) -> int:
@@ -171,19 +190,25 @@ def run_engine(engine: str, batches: list[list[dict]], workdir: Path) -> list[li
             ("POST /ingest/logs", "/ingest/logs", "landing_logs"),
             ("ORM add_all + commit", "/bench/orm/logs", "bench_orm_logs"),
         ):
+            server, database = [proc.pid], postgres_pids() if engine == "postgresql" else []
+            cpu = cpu_seconds(server), cpu_seconds(database)
             w = run_wrk(base + path, ARGS.concurrency, ARGS.duration, script=script)
+            spent = cpu_seconds(server) - cpu[0], cpu_seconds(database) - cpu[1]
             if w.errors:
                 raise SystemExit(f"{name}: {w.errors} failed requests")
             # Every answered batch is stored (the warm-up's too; a batch cut at the end may be).
             stored, answered = count(url, table), w.requests * ARGS.batch_size
             if stored < answered:
                 raise SystemExit(f"{name}: {stored} records stored, {answered} answered 201")
-            out.append([engine, name, w.rps * ARGS.batch_size, w.p50_ms, w.p99_ms])
+            server_ms, db_ms = (1000 * s / (stored / ARGS.batch_size) for s in spent)
+            rate = w.rps * ARGS.batch_size
+            db_ms = db_ms if database else None  # SQLite works inside the server process
+            out.append([engine, name, rate, w.p50_ms, w.p99_ms, server_ms, db_ms])
     finally:
         stop_process(proc)
     floor = bulk_floor(engine, url, batches, workdir)
     floor_name = "psql \\copy" if engine == "postgresql" else "executemany, one transaction"
-    out.append([engine, floor_name, records / floor, None, None])
+    out.append([engine, floor_name, records / floor, None, None, None, None])
     return out
 
 
@@ -228,16 +253,26 @@ def main() -> None:
             rows += run_engine(engine, batches, Path(tmp))
         seen = visibility(Path(tmp)) if ARGS.visibility else []
     print()
-    print(format_table(["engine", "variant", "records/s", "p50 ms", "p99 ms"], rows))
+    header = ["engine", "variant", "records/s", "p50 ms", "p99 ms", "server CPU", "db CPU"]
+    print(format_table(header, rows))
+    print("(CPU: milliseconds per batch, the server process and the PostgreSQL processes)")
     print()
     for engine in ARGS.engines.split(","):
-        ours, orm, floor = (r[2] for r in rows if r[0] == engine)
+        ours_row, orm_row, floor_row = (r for r in rows if r[0] == engine)
+        ours, orm, floor = ours_row[2], orm_row[2], floor_row[2]
         line = (
             f"{engine}: {ours / orm:.1f}x the ORM endpoint (target 5x), "
             f"{ours / floor:.2f}x the bulk floor"
         )
         if engine == "postgresql":
             line += f"; {ours:,.0f} records/s (target 100,000)"
+            # What the host's cores allow at this CPU cost, were server and database never idle.
+            cpu_ms = ours_row[5] + ours_row[6]
+            cap = (os.cpu_count() or 1) * 1000 / cpu_ms * ARGS.batch_size
+            line += (
+                f"; {cpu_ms:.1f} ms of CPU a batch caps {os.cpu_count()} cores at "
+                f"{cap:,.0f} records/s"
+            )
         print(line)
     if seen:
         print(

@@ -72,6 +72,41 @@ def test_a_valid_batch_is_stored_whole_with_its_ids(client: TestClient, warehous
     assert again.json()["ids"] == [4]
 
 
+def test_both_engines_store_the_same_normalized_values(client: TestClient, warehouse_url: str):
+    # SQLite stores rows built in Python; PostgreSQL builds them in SQL from pydantic's JSON.
+    batch = [
+        record(0, timestamp="2024-03-01T23:30:00.1234567-05:00", severity="warning"),
+        record(1, timestamp="2024-03-01 10:00:00", service="  cart \t", severity="CriTical"),
+        record(2, message='é ☃ 𝄞 \\u0000 "q" \n', attributes={"f": 1e15, "n": None, "s": "é"}),
+        record(3, event_id=None, attributes={}),
+    ]
+    batch[3].pop("attributes")
+    r = client.post("/ingest/logs", json=batch, headers=AUTH)
+    assert r.status_code == 201, r.text
+    rows = landed(warehouse_url)
+    assert [row["timestamp"] for row in rows] == [
+        dt.datetime(2024, 3, 2, 4, 30, 0, 123456, tzinfo=dt.UTC),
+        dt.datetime(2024, 3, 1, 10, 0, tzinfo=dt.UTC),
+        dt.datetime(2024, 3, 1, 10, 2, tzinfo=dt.UTC),
+        dt.datetime(2024, 3, 1, 10, 3, tzinfo=dt.UTC),
+    ]
+    assert [row["hour"] for row in rows] == [
+        "2024-03-02-04:00",
+        "2024-03-01-10:00",
+        "2024-03-01-10:00",
+        "2024-03-01-10:00",
+    ]
+    assert [(row["service"], row["severity"]) for row in rows] == [
+        ("checkout", "WARN"),
+        ("cart", "CRITICAL"),
+        ("checkout", "INFO"),
+        ("checkout", "INFO"),
+    ]
+    assert rows[2]["message"] == batch[2]["message"]
+    assert json.loads(rows[2]["attributes"]) == {"f": 1e15, "n": None, "s": "é"}
+    assert rows[3]["attributes"] is None and rows[3]["event_id"] is None
+
+
 def test_one_bad_record_stores_nothing_and_every_failure_is_listed(
     client: TestClient, warehouse_url: str
 ):

@@ -2,9 +2,10 @@
 
 A log batch is checked in two passes. pydantic-core checks the structure in one pass over the
 raw JSON (types, required fields, strict ISO 8601 timestamps, severity spellings, no unknown
-fields); then one Python loop applies the limits that come from the settings (message length,
-attributes size, the accepted time window), normalises the values and builds the landing rows.
-Both passes report failures in one shape: the record's index, the field and the reason.
+fields, severities upper-cased); then the limits that come from the settings (message length,
+attributes size, the accepted time window) are checked on the batch as a whole, and record by
+record only when the batch may break one. Both passes report failures in one shape: the
+record's index, the field and the reason.
 """
 
 from __future__ import annotations
@@ -54,7 +55,8 @@ class LogRecordIn(TypedDict):
     service: Annotated[Name, Field(description="The emitting service.", examples=["checkout"])]
     severity: Annotated[
         str,
-        StringConstraints(pattern=SEVERITY_PATTERN),
+        # Matched in any case, then upper-cased: the pattern admits ASCII letters only.
+        StringConstraints(pattern=SEVERITY_PATTERN, to_upper=True),
         Field(
             description="DEBUG, INFO, WARN (or WARNING), ERROR or CRITICAL; any case.",
             examples=["INFO"],
@@ -118,35 +120,53 @@ TEXT_FIELDS = ("service", "message", "event_id")
 NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 
 
-def landing_rows(
-    records: list[dict[str, Any]], limits: LogLimits
-) -> tuple[list[tuple[Any, ...]], list[dict[str, Any]]]:
-    """The landing rows of well-formed records (event_id, timestamp, hour, service, severity,
-    message, attributes; every value text or None, ready for either engine), and the records
-    that break a limit."""
-    rows: list[tuple[Any, ...]] = []
+def limit_failures(
+    records: list[dict[str, Any]], body: bytes, limits: LogLimits
+) -> list[dict[str, Any]]:
+    """The records that break a limit of the settings (message length, attributes size, the
+    time window) or hold a NUL character, as `{index, field, reason}`.
+
+    A batch is first checked as a whole with C-level aggregates (the oldest and newest
+    timestamp, the longest message, the largest attributes; no `\\u0000` escape in the body,
+    the only way JSON text can carry a NUL). Only a batch that may fail is walked record by
+    record, to say which records fail and why: this is the write path's per-record cost.
+    """
+    if _within_limits(records, body, limits):
+        return []
+    return _record_failures(records, limits)
+
+
+def _within_limits(records: list[dict[str, Any]], body: bytes, limits: LogLimits) -> bool:
+    if b"\\u0000" in body and NUL_ESCAPE.search(body):
+        return False
+    try:
+        stamps = [r["timestamp"] for r in records]
+        # Naive and aware timestamps do not compare (TypeError): the walk settles those.
+        if min(stamps) < limits.earliest or max(stamps) > limits.latest:
+            return False
+        attributes = [a for r in records if (a := r.get("attributes")) is not None]
+        largest = max(map(len, map(orjson.dumps, attributes)), default=0)
+    except (TypeError, OverflowError):  # naive timestamps; an integer beyond 64 bits
+        return False
+    longest = max(len(r["message"]) for r in records)
+    return longest <= limits.message_max_chars and largest <= limits.attributes_max_bytes
+
+
+def _record_failures(records: list[dict[str, Any]], limits: LogLimits) -> list[dict[str, Any]]:
     failures: list[dict[str, Any]] = []
-    utc, earliest, latest = dt.UTC, limits.earliest, limits.latest
     max_chars, max_bytes = limits.message_max_chars, limits.attributes_max_bytes
     for i, r in enumerate(records):
         ts = r["timestamp"]
         try:
-            ts = ts.replace(tzinfo=utc) if ts.tzinfo is None else ts.astimezone(utc)
+            ts = ts.replace(tzinfo=dt.UTC) if ts.tzinfo is None else ts.astimezone(dt.UTC)
         except OverflowError:  # year 1 or 9999 with an offset that leaves the calendar
-            ts = None
             failures.append({"index": i, "field": "timestamp", "reason": "is out of range"})
-        if ts is None:
-            pass
-        elif ts < earliest:
-            failures.append(
-                {
-                    "index": i,
-                    "field": "timestamp",
-                    "reason": f"is before the first log partition ({earliest.isoformat()})",
-                }
-            )
-        elif ts > latest:
-            failures.append({"index": i, "field": "timestamp", "reason": "is in the future"})
+        else:
+            if ts < limits.earliest:
+                reason = f"is before the first log partition ({limits.earliest.isoformat()})"
+                failures.append({"index": i, "field": "timestamp", "reason": reason})
+            elif ts > limits.latest:
+                failures.append({"index": i, "field": "timestamp", "reason": "is in the future"})
         if len(r["message"]) > max_chars:
             failures.append(
                 {"index": i, "field": "message", "reason": f"is longer than {max_chars} characters"}
@@ -156,41 +176,48 @@ def landing_rows(
             if value is not None and "\x00" in value:
                 failures.append({"index": i, "field": field, "reason": NUL_REASON})
         attributes = r.get("attributes")
-        if attributes is not None:
-            try:
-                attributes = orjson.dumps(attributes)
-            except TypeError as exc:  # an integer beyond 64 bits
-                failures.append(
-                    {"index": i, "field": "attributes", "reason": f"is not storable JSON: {exc}"}
-                )
-                continue
-            if len(attributes) > max_bytes:
-                failures.append(
-                    {
-                        "index": i,
-                        "field": "attributes",
-                        "reason": f"is larger than {max_bytes} bytes as JSON",
-                    }
-                )
-            if b"\\u0000" in attributes and NUL_ESCAPE.search(attributes):
-                failures.append({"index": i, "field": "attributes", "reason": NUL_REASON})
-            attributes = attributes.decode()
-        if ts is None:
+        if attributes is None:
             continue
-        severity = r["severity"].upper()
-        text = timestamp_text(ts)
+        try:
+            text = orjson.dumps(attributes)
+        except TypeError as exc:  # an integer beyond 64 bits
+            failures.append(
+                {"index": i, "field": "attributes", "reason": f"is not storable JSON: {exc}"}
+            )
+            continue
+        if len(text) > max_bytes:
+            failures.append(
+                {
+                    "index": i,
+                    "field": "attributes",
+                    "reason": f"is larger than {max_bytes} bytes as JSON",
+                }
+            )
+        if b"\\u0000" in text and NUL_ESCAPE.search(text):
+            failures.append({"index": i, "field": "attributes", "reason": NUL_REASON})
+    return failures
+
+
+def landing_rows(records: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """The landing rows of records that passed both checks: event_id, timestamp, hour,
+    service, severity, message, attributes, each value text or None."""
+    rows = []
+    for r in records:
+        ts = r["timestamp"]
+        text = timestamp_text(ts.replace(tzinfo=dt.UTC) if ts.tzinfo is None else ts)
+        attributes = r.get("attributes")
         rows.append(
             (
                 r.get("event_id"),
                 text,
                 f"{text[:10]}-{text[11:13]}:00",  # the hour's partition key, as `log_hour` has it
                 r["service"],
-                SEVERITY_ALIASES.get(severity, severity),
+                SEVERITY_ALIASES.get(r["severity"], r["severity"]),
                 r["message"],
-                attributes,
+                None if attributes is None else orjson.dumps(attributes).decode(),
             )
         )
-    return rows, failures
+    return rows
 
 
 Email = Annotated[

@@ -26,7 +26,7 @@ from serving.ingest.models import (
     LogLimits,
     UserIn,
     failures_of,
-    landing_rows,
+    limit_failures,
 )
 from serving.ingest.store import (
     DuplicateEmail,
@@ -178,14 +178,14 @@ async def ingest_logs(
         raise _too_many(len(records), settings.ingest_max_records)
     if not records:
         raise _invalid([{"index": None, "field": None, "reason": "the batch is empty"}], "body")
-    rows, failures = landing_rows(records, _limits(ctx))
+    failures = limit_failures(records, body, _limits(ctx))
     if failures:
         raise _invalid(failures, "record(s)")
     idem = None
     if idempotency_key is not None:
         idem = Idempotency.of(request.headers["x-api-key"], idempotency_key, body)
     try:
-        answer = await ctx.store.append_logs(rows, idem)
+        answer = await ctx.store.append_logs(records, idem)
     except IdempotencyMismatch:
         raise ApiError(
             409, "idempotency_key_reused", "this Idempotency-Key was used with another body"
