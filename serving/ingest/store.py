@@ -370,7 +370,8 @@ class SQLiteLandingStore(LandingStore):
 
 
 class PostgresLandingStore(LandingStore):
-    """A pool of read-write sessions; rows go in through COPY under an advisory lock."""
+    """A pool of read-write sessions; rows go in through `PG_INSERT_BATCH` under an advisory
+    lock."""
 
     def __init__(
         self, url: str, write_timeout_ms: int, pool_size: int, prepare_threshold: int | None
