@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import logging
 import os
 import signal
@@ -301,5 +302,21 @@ def test_python_m_serving_serves_and_shuts_down_gracefully(tmp_path: Path) -> No
     # uvicorn finishes its shutdown, then re-raises the signal it caught.
     assert proc.returncode in (0, -signal.SIGTERM), err
     assert "Application shutdown complete" in err
-    assert '"msg": "database pool closed"' in err
-    assert '"path": "/data"' in err and '"status": 200' in err
+    lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    assert any(line["msg"] == "database pool closed" for line in lines)
+    assert any(line.get("path") == "/data" and line.get("status") == 200 for line in lines)
+
+
+def test_log_lines_are_json_with_a_utc_millisecond_time() -> None:
+    from serving.core.observability import JsonFormatter
+
+    record = logging.getLogger("serving.access").makeRecord(
+        "serving.access", logging.INFO, __file__, 1, "request", (), None,
+        extra={"status": 200, "big": 2**70, "when": dt.date(2024, 3, 1)},
+    )  # fmt: skip
+    record.created = 1709251200.25  # 2024-03-01T00:00:00.250Z
+    line = json.loads(JsonFormatter().format(record))
+    assert line["ts"] == "2024-03-01T00:00:00.250Z"
+    assert (line["level"], line["logger"], line["msg"]) == ("info", "serving.access", "request")
+    # Values JSON has no type for are written as text, an integer beyond 64 bits as a number.
+    assert (line["status"], line["big"], line["when"]) == (200, 2**70, "2024-03-01")
