@@ -8,6 +8,7 @@ where the landing sensor turns it into hourly `logs` partitions.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -109,13 +110,18 @@ def _refused(body: bytes, failures: list[dict[str, Any]], max_records: int) -> A
     return _invalid(failures, "record(s)")
 
 
+@functools.cache
+def _first_hour(start: str) -> dt.datetime:
+    """The first log partition's start, parsed once rather than on every request."""
+    return dt.datetime.strptime(start, "%Y-%m-%d-%H:%M").replace(tzinfo=dt.UTC)
+
+
 def _limits(ctx: ContextDep) -> LogLimits:
     s = ctx.settings
-    earliest = dt.datetime.strptime(s.logs_start_date, "%Y-%m-%d-%H:%M").replace(tzinfo=dt.UTC)
     return LogLimits(
         s.log_message_max_chars,
         s.log_attributes_max_bytes,
-        earliest,
+        _first_hour(s.logs_start_date),
         dt.datetime.now(dt.UTC) + dt.timedelta(seconds=s.max_clock_skew_s),
     )
 
