@@ -4,9 +4,12 @@ cursors, typed filter values and settings."""
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
 import subprocess
 import sys
 import typing
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
@@ -70,6 +73,23 @@ def test_importing_the_app_loads_no_dagster() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_openapi_reference_resolves_inside_the_document(tmp_path: Path) -> None:
+    from serving.app import create_app
+
+    spec = create_app(Settings(warehouse_url=f"sqlite:///{tmp_path / 'w.db'}")).openapi()
+    text = json.dumps(spec)
+    refs = set(re.findall(r'"\$ref": "([^"]+)"', text))
+    assert "#/components/schemas/ErrorEnvelope" in refs
+    for ref in refs:
+        node = spec
+        for part in ref.removeprefix("#/").split("/"):
+            assert part in node, f"{ref} does not resolve"
+            node = node[part]
+    body = spec["paths"]["/ingest/logs"]["post"]["requestBody"]["content"]["application/json"]
+    assert body["schema"]["items"]["properties"]["severity"]
+    assert "$defs" not in text
 
 
 def test_cursors_are_signed() -> None:

@@ -51,9 +51,30 @@ WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+def inline_defs(schema: dict[str, Any]) -> dict[str, Any]:
+    """A pydantic JSON schema with its `$defs` put in place of their references: inside an
+    OpenAPI document, `#/$defs/...` would point at the document's root, where there are none
+    (ReDoc then refuses the whole document). The models here are not recursive."""
+    defs = schema.get("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, list):
+            return [resolve(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            rest = {k: v for k, v in node.items() if k != "$ref"}
+            return resolve(defs[ref.removeprefix("#/$defs/")]) | resolve(rest)
+        return {k: resolve(v) for k, v in node.items() if k != "$defs"}
+
+    return resolve(schema)
+
+
 def json_body(schema: dict[str, Any]) -> dict[str, Any]:
     """`openapi_extra` of a route that reads its JSON body itself."""
-    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+    content = {"application/json": {"schema": inline_defs(schema)}}
+    return {"requestBody": {"required": True, "content": content}}
 
 
 async def read_body(request: Request, limit: int) -> bytes:
