@@ -22,6 +22,7 @@ from serving.core.observability import AppCollector, Metrics, ObservabilityMiddl
 from serving.core.security import KeyGate, KeyRing
 from serving.db import DatabaseUnavailable, QueryTimeout, open_database
 from serving.deps import Context
+from serving.docs_ui import install_docs
 from serving.ingest.store import open_store
 from serving.lean import LeanRoutes
 from serving.routes import countries, data, ingest, logs, ops, sales, tables, users
@@ -93,6 +94,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         responses=GATE_RESPONSES,
+        # Served by install_docs from local assets: FastAPI's own pages load them from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     keys = KeyRing(settings.api_keys)
     app.state.ctx = Context(
@@ -102,6 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = metrics = Metrics()
     metrics.registry.register(AppCollector(app))
     install_error_handlers(app)
+    install_docs(app)
     for module in (ops, data, users, countries, sales, tables, logs, ingest):
         app.include_router(module.router)
     app.add_middleware(LeanRoutes)  # innermost: GETs of the list endpoints skip the router

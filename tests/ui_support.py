@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from websockets.sync.client import ClientConnection, connect
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -67,6 +68,17 @@ def install_chromium() -> str | None:
         if done.returncode != 0:
             return f"`{' '.join(cmd)}` failed: {(done.stderr or done.stdout)[-1500:]}"
     return None if CHROMIUM.exists() else f"apt-get installed chromium but {CHROMIUM} is missing"
+
+
+def require_chromium() -> Path:
+    """Chromium for a browser test: installed when missing; else the test is skipped, or fails
+    under CI, where the browser tests must run."""
+    reason = install_chromium()
+    if reason:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{reason} (CI=true: the browser test must run)")
+        pytest.skip(reason)
+    return CHROMIUM
 
 
 # --- dagster dev -----------------------------------------------------------------------------
@@ -221,6 +233,8 @@ class Page:
     def __init__(self, ws: ClientConnection) -> None:
         self.ws = ws
         self.ids = itertools.count(1)
+        # The events that arrived while waiting for answers (after e.g. `Network.enable`).
+        self.events: list[dict[str, Any]] = []
 
     def send(self, method: str, timeout: float = 30, **params: Any) -> dict[str, Any]:
         msg_id = next(self.ids)
@@ -232,6 +246,8 @@ class Page:
                 if "error" in msg:
                     raise RuntimeError(f"{method}: {msg['error']}")
                 return msg["result"]
+            if "method" in msg:
+                self.events.append(msg)
 
     def evaluate(self, expression: str) -> Any:
         result = self.send("Runtime.evaluate", expression=expression, returnByValue=True)
@@ -244,13 +260,17 @@ class Page:
 
 
 @contextmanager
-def chromium_page(width: int, height: int, timeout: float = 30) -> Iterator[Page]:
-    """Headless Chromium with a new profile; yields its first tab, sized width x height."""
+def chromium_page(
+    width: int, height: int, timeout: float = 30, flags: tuple[str, ...] = ()
+) -> Iterator[Page]:
+    """Headless Chromium with a new profile (and `flags` beside the usual ones); yields its first
+    tab, sized width x height."""
     profile = Path(tempfile.mkdtemp(prefix="chromium-profile-"))
     proc = subprocess.Popen(
         [
             str(CHROMIUM),
             *CHROMIUM_FLAGS,
+            *flags,
             f"--user-data-dir={profile}",
             f"--window-size={width},{height}",
             "--remote-debugging-port=0",

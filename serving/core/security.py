@@ -24,6 +24,9 @@ PUBLIC_PATHS = frozenset(
     {"/", "/ping", "/health", "/metrics", "/docs", "/docs/oauth2-redirect", "/redoc",
      "/openapi.json"}
 )  # fmt: skip
+# Where the scripts and styles of /docs and /redoc are served (serving.docs_ui): open too.
+DOCS_ASSETS = "/docs-assets"
+PUBLIC_PREFIX = DOCS_ASSETS + "/"
 
 
 class KeyRing:
@@ -84,7 +87,13 @@ class KeyGate:
                 break
         valid = self.keys.match(key)
         is_read = scope["method"] in ("GET", "HEAD")
-        if self.read_requires_key and is_read and not valid and scope["path"] not in PUBLIC_PATHS:
+        if (
+            self.read_requires_key
+            and is_read
+            and not valid
+            and scope["path"] not in PUBLIC_PATHS
+            and not scope["path"].startswith(PUBLIC_PREFIX)
+        ):
             response = error_response(401, "unauthorized", "a valid X-API-Key is required")
             await response(scope, receive, send)
             return
