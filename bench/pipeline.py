@@ -8,7 +8,7 @@ Three variants do the same job - raw copy into the lake, clean (dedupe by order_
 first, a missing quantity becomes 1, bad or impossible dates rejected), load orders and rejects
 into the warehouse, the daily summary, a Parquet and a CSV export:
 
-* `dagster`: the real assets (`raw_sales`, `clean_sales_drops`, `sales_daily`,
+* `dagster`: the real assets (`raw_sales`, `land_sales_drops`, `sales_daily`,
   `sales_orders_export`) materialized in-process on an ephemeral instance;
 * `plain`: a script with the fastest tools - pyarrow parsing and cleaning, `COPY` or one
   `executemany` transaction, pyarrow Parquet/CSV writers - into the same tables (same DDL);

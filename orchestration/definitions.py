@@ -21,7 +21,6 @@ from orchestration.defs.platform.sensors import pipeline_runs_sensor
 from orchestration.defs.records import assets as records_assets
 from orchestration.defs.records import checks as records_checks
 from orchestration.defs.sales_csv import assets as sales_assets
-from orchestration.defs.sales_csv import checks as sales_checks
 from orchestration.defs.sales_csv.sensors import sales_drop_sensor
 from orchestration.defs.schedules import SCHEDULES
 from orchestration.defs.users_api import assets as users_assets
@@ -34,7 +33,7 @@ all_assets = load_assets_from_modules(
 # The landing tables the serving API writes: external assets, shown for lineage.
 external_assets = [logs_assets.landing_logs, logs_assets.landing_users]
 all_checks = load_asset_checks_from_modules(
-    [users_checks, countries_checks, sales_checks, logs_checks, records_checks]
+    [users_checks, countries_checks, logs_checks, records_checks]
 )
 
 # Evaluates the assets' automation conditions: downstream partitions follow their upstream.

@@ -16,7 +16,8 @@ from dagster import (
 )
 
 from orchestration.contracts.datasets import PIPELINE_RUNS
-from orchestration.definitions import all_assets, defs
+from orchestration.definitions import all_assets, all_checks, defs
+from orchestration.defs.partitions import daily_partitions
 from orchestration.defs.platform.sensors import pipeline_runs_sensor
 from orchestration.defs.sales_csv.sensors import sales_drop_sensor
 from orchestration.resources.sources import CsvLandingResource
@@ -103,19 +104,94 @@ def test_countries_schedule_runs_every_continent_in_one_run():
     assert defs.get_schedule_def("daily_rest_api_snapshot").cron_schedule == "0 2 * * *"
 
 
+def land(platform, instance, day: str, **resources) -> bool:
+    """Land one day's drop as the sales job's first step does: raw, orders and rejects."""
+    landing = [a for a in all_assets if AssetKey("raw_sales") in a.keys]
+    return materialize(
+        landing,
+        partition_key=day,
+        resources=platform.resources(**resources),
+        instance=instance,
+        raise_on_error=False,
+    ).success
+
+
+def requested(result, asset: str) -> set[str] | bool:
+    """The partitions requested of `asset` (for an unpartitioned one, whether it was)."""
+    key = AssetKey(asset)
+    if asset == "records":
+        return bool(result.get_num_requested(key))
+    return result.get_requested_partitions(key)
+
+
 def test_a_landed_drop_flows_downstream_by_itself(platform):
     instance = DagsterInstance.ephemeral()
-    resources = platform.resources()
     first = evaluate_automation_conditions(defs=defs, instance=instance)
-    raw_sales = [a for a in all_assets if AssetKey("raw_sales") in a.keys]
-    assert materialize(
-        raw_sales, partition_key="2024-03-02", resources=resources, instance=instance
-    ).success
+    assert land(platform, instance, "2024-03-02")
     result = evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
-    for asset in ("sales_orders", "sales_rejects", "sales_daily", "sales_orders_export"):
-        assert result.get_requested_partitions(AssetKey(asset)) == {"2024-03-02"}, asset
-    # Records waits until all its upstream tables exist.
-    assert not result.get_requested_partitions(AssetKey("records"))
+    for asset in ("sales_daily", "sales_orders_export"):
+        assert requested(result, asset) == {"2024-03-02"}, asset
+    # Landed in the same step: nothing left to request of them.
+    assert not requested(result, "sales_orders") and not requested(result, "sales_rejects")
+    # Records waits until the snapshots it unifies exist.
+    assert not requested(result, "records")
+
+
+def test_records_follows_a_new_day_over_years_of_empty_partitions(platform):
+    instance = DagsterInstance.ephemeral()
+    resources = platform.resources()
+    # Years of daily partitions, a few of them filled.
+    assert len(daily_partitions.get_partition_keys()) > 365
+    tick = evaluate_automation_conditions(defs=defs, instance=instance)
+    snapshots = ["raw_users", "users", "raw_posts", "posts"]
+    # With their checks, as `rest_api_job` runs them: `records` waits for blocking ones.
+    assert materialize(
+        [*all_assets, *all_checks], selection=snapshots, resources=resources, instance=instance
+    ).success
+    assert land(platform, instance, "2024-03-01")
+    tick = evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
+    assert requested(tick, "records")
+    assert materialize(all_assets, selection=["records"], resources=resources, instance=instance)
+    tick = evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
+    assert not requested(tick, "records")
+
+    assert land(platform, instance, "2024-03-02")
+    tick = evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
+    assert requested(tick, "records")
+    assert requested(tick, "sales_daily") == {"2024-03-02"}
+    assert materialize(all_assets, selection=["records"], resources=resources, instance=instance)
+    tick = evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
+
+    # A pushed user reaches `users` through `push_users_job`; records follows.
+    push = defs.resolve_job_def("push_users_job")
+    assert push.execute_in_process(instance=instance, resources=resources).success
+    tick = evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
+    assert requested(tick, "records")
+
+
+def test_nothing_builds_on_a_day_whose_new_version_failed(platform):
+    instance = DagsterInstance.ephemeral()
+    tick = evaluate_automation_conditions(defs=defs, instance=instance)
+    for day in ("2024-03-01", "2024-03-02"):
+        assert land(platform, instance, day)
+    tick = evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
+    assert requested(tick, "sales_daily") == {"2024-03-01", "2024-03-02"}
+    for asset in ("sales_daily", "sales_orders_export"):
+        assert materialize(
+            all_assets,
+            selection=[asset],
+            partition_key="2024-03-02",
+            resources=platform.resources(),
+            instance=instance,
+        ).success
+    # A new drop for 2024-03-02 repeating 2024-03-01's order ids fails key_unique.
+    drops = platform.landing_dir / "sales"
+    text = (drops / "sales_2024-03-01.csv").read_text().replace("2024-03-01", "2024-03-02")
+    (drops / "sales_2024-03-02.csv").write_text(text)
+    assert not land(platform, instance, "2024-03-02")
+    tick = evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
+    assert "2024-03-02" not in requested(tick, "sales_daily")
+    assert "2024-03-02" not in requested(tick, "sales_orders_export")
 
 
 def test_pipeline_runs_records_successes_and_failures(platform):

@@ -9,7 +9,6 @@ import pyarrow as pa
 import pytest
 from dagster import (
     AssetCheckSeverity,
-    AssetSelection,
     DagsterInstance,
     Definitions,
     define_asset_job,
@@ -18,7 +17,15 @@ from dagster import (
 from orchestration.contracts.datasets import SALES_ORDERS, SALES_REJECTS, USERS
 from orchestration.contracts.raw import RAW_SCHEMAS, schema_drift
 from orchestration.definitions import all_assets, all_checks
+from orchestration.defs.audits import Scope, Verdict
 from orchestration.defs.jobs import JOBS
+from orchestration.defs.sales_csv.checks import (
+    ORDERS_KEY_UNIQUE,
+    ORDERS_VALUE_RANGES,
+    reject_ratio,
+    row_count_anomaly,
+)
+from orchestration.resources.quality import QualityThresholds
 from orchestration.resources.sources import RestApiResource
 from sample_sources import rest
 
@@ -56,6 +63,16 @@ def order(order_id: str, day: str, quantity: int = 1, price: float = 2.0) -> dic
         "price": price,
         "order_date": dt.date.fromisoformat(day),
     }
+
+
+def audit(platform, day: str, *audits, orders: int = 0, rejects: int = 0) -> dict[str, Verdict]:
+    """The audits' verdicts on the rows the warehouse holds for `day`, evaluated as a write
+    evaluates them: inside a transaction, with the facts the writer knows."""
+    wh = platform.warehouse
+    facts = {"orders": orders, "rejects": wh.read(SALES_REJECTS, [day]).slice(0, rejects)}
+    with wh.transaction() as conn:
+        scope = Scope(wh, conn, SALES_ORDERS, day, facts)
+        return {a.name: a.evaluate(scope) for a in audits}
 
 
 def test_every_check_passes_on_clean_data(platform):
@@ -104,23 +121,28 @@ def test_crafted_bad_orders_fail_their_checks(platform):
     wh.replace_partitions(
         SALES_REJECTS, pa.Table.from_pylist(rejects, SALES_REJECTS.arrow_schema), [DAY]
     )
-    result = run_job(
+    checks = audit(
         platform,
-        "orders_checks",
-        selection=AssetSelection.checks_for_assets("sales_orders"),
-        partition_key=DAY,
+        DAY,
+        ORDERS_VALUE_RANGES,
+        ORDERS_KEY_UNIQUE,
+        reject_ratio(QualityThresholds()),
+        orders=3,
+        rejects=3,
     )
-    checks = evaluations(result)
     ranges = checks["value_ranges"]
     assert not ranges.passed
-    assert ranges.metadata["non_positive_quantity"].value == 1
-    assert ranges.metadata["negative_price"].value == 1
+    assert ranges.metadata["non_positive_quantity"] == 1
+    assert ranges.metadata["negative_price"] == 1
     unique = checks["key_unique"]
-    assert not unique.passed and unique.metadata["examples"].value == [["C"]]
+    assert not unique.passed and unique.metadata["examples"] == [["C"]]
+    # Exact counts, whatever the sample: one row of this day shares its key with another day.
+    assert unique.metadata["duplicated_keys"] == 1
+    assert unique.offending.column("order_id").to_pylist() == ["C"]
     ratio = checks["reject_ratio"]
     # 3 rejects beside 3 orders: 50%, above the 20% failure threshold.
     assert not ratio.passed and ratio.severity == AssetCheckSeverity.ERROR
-    assert ratio.metadata["worst_ratio"].value == 0.5
+    assert ratio.metadata["worst_ratio"] == 0.5
 
 
 def test_reject_ratio_between_the_thresholds_only_warns(platform):
@@ -133,13 +155,9 @@ def test_reject_ratio_between_the_thresholds_only_warns(platform):
     wh.replace_partitions(
         SALES_REJECTS, pa.Table.from_pylist([reject], SALES_REJECTS.arrow_schema), [DAY]
     )
-    result = run_job(
-        platform,
-        "orders_checks",
-        selection=AssetSelection.checks_for_assets("sales_orders"),
-        partition_key=DAY,
-    )
-    ratio = evaluations(result)["reject_ratio"]
+    ratio = audit(platform, DAY, reject_ratio(QualityThresholds()), orders=9, rejects=1)[
+        "reject_ratio"
+    ]
     assert not ratio.passed and ratio.severity == AssetCheckSeverity.WARN
 
 
@@ -151,17 +169,11 @@ def test_row_count_anomaly_flags_an_outlier_day(platform):
         wh.replace_partitions(
             SALES_ORDERS, pa.Table.from_pylist(rows, SALES_ORDERS.arrow_schema), [day]
         )
-    result = run_job(
-        platform,
-        "orders_checks",
-        selection=AssetSelection.checks_for_assets("sales_orders"),
-        partition_key="2024-03-05",
-    )
-    anomaly = evaluations(result)["row_count_anomaly"]
+    anomaly = audit(platform, "2024-03-05", row_count_anomaly(QualityThresholds()), orders=5)[
+        "row_count_anomaly"
+    ]
     assert not anomaly.passed
-    assert anomaly.metadata["outliers"].value == {
-        "2024-03-05": {"rows": 5, "median_of_previous": 102.5}
-    }
+    assert anomaly.metadata["outliers"] == {"2024-03-05": {"rows": 5, "median_of_previous": 102.5}}
 
 
 def test_drift_lists_added_missing_and_retyped_fields():

@@ -171,6 +171,24 @@ PARTITION_LEDGER = Contract(
     indexes=(("written_at",),),
 )
 
+QUARANTINE = Contract(
+    name="quarantine",
+    description=(
+        "Rows of a new version of a partition that failed a blocking check and were not "
+        "published: kept for inspection until the next good run of that partition."
+    ),
+    columns=(
+        Column("asset", "string", False, "The table the version was written for."),
+        Column("partition", "string", False, "Its partition key; '' for a whole-table write."),
+        Column("check_name", "string", False, "The blocking check the rows failed."),
+        Column("row_number", "int", False, "The offending row's place in the check's listing."),
+        Column("row", "json", False, "The offending row, as the new version held it."),
+        Column("run_id", "string", description="The Dagster run that wrote the version."),
+        Column("quarantined_at", "timestamp", False),
+    ),
+    key=("asset", "partition", "check_name", "row_number"),
+)
+
 PIPELINE_RUNS = Contract(
     name="pipeline_runs",
     description="Every finished Dagster run: what ran, when, how much, and what failed.",
@@ -309,6 +327,7 @@ CONTRACTS: dict[str, Contract] = {
         RECORDS,
         API_REJECTS,
         PARTITION_LEDGER,
+        QUARANTINE,
         PIPELINE_RUNS,
         LANDING_LOGS,
         LANDING_USERS,

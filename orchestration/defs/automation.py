@@ -1,4 +1,5 @@
-"""Declarative automation: downstream assets follow their upstream partitions."""
+"""Declarative automation: downstream assets follow their upstream partitions, and never build on
+one whose blocking checks failed."""
 
 from dagster import AssetSelection, AutomationCondition
 
@@ -9,6 +10,25 @@ from dagster import AssetSelection, AutomationCondition
 FOLLOW_UPSTREAM = (
     AutomationCondition.any_deps_updated().since_last_handled()
     & ~AutomationCondition.any_deps_missing().allow(AssetSelection.all().materializable())
+    & AutomationCondition.all_deps_blocking_checks_passed()
     & ~AutomationCondition.any_deps_in_progress()
     & ~AutomationCondition.in_progress()
 ).with_label("follow upstream")
+
+
+def follow_whole_tables(partitioned_deps: AssetSelection) -> AutomationCondition:
+    """For an unpartitioned asset that reads its partitioned deps whole (`records`): it follows
+    every update of any dep. The missing-dep and blocking-check conditions look only at its
+    unpartitioned deps: over a daily dep they would ask every partition since the first day,
+    and one never filled would hold the asset back forever. Nothing unpublished can reach it
+    from a partitioned dep anyway: a partition's rows reach the warehouse only once its blocking
+    checks pass (write, audit, publish)."""
+    return (
+        AutomationCondition.any_deps_updated().since_last_handled()
+        & ~AutomationCondition.any_deps_missing()
+        .allow(AssetSelection.all().materializable())
+        .ignore(partitioned_deps)
+        & AutomationCondition.all_deps_blocking_checks_passed().ignore(partitioned_deps)
+        & ~AutomationCondition.any_deps_in_progress()
+        & ~AutomationCondition.in_progress()
+    ).with_label("follow whole tables")

@@ -9,6 +9,7 @@ in place and a re-run replaces exactly the same rows. Bulk inserts take each eng
 from __future__ import annotations
 
 import io
+import json
 import sqlite3
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
@@ -23,7 +24,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 
 from orchestration.contracts import Column, Contract, ContractError
-from orchestration.contracts.datasets import PARTITION_LEDGER
+from orchestration.contracts.datasets import PARTITION_LEDGER, QUARANTINE
 
 DEFAULT_WAREHOUSE_URL = "sqlite:///data/warehouse.db"
 # Bulk loads go in slices, so neither the COPY text nor SQLite's Python rows ever hold a whole
@@ -38,6 +39,9 @@ DEFER_INDEXES_MIN_ROWS = 100_000
 DROP_INDEX_LOCK_TIMEOUT = "500ms"
 # Keys per `IN (...)` list: under SQLite's 32,766 and PostgreSQL's 65,535 parameters.
 PARAMS_PER_STATEMENT = 10_000
+# Offending rows a failed version keeps in `quarantine`, per check (the check's metadata has the
+# exact count); a day whose every row fails must not hold a million rows in memory as JSON.
+QUARANTINE_MAX_ROWS = 100_000
 # SQLite's page cache while writing. Rows arrive in key order and secondary indexes are either
 # built at the end of a large write or have few hot pages, so a small cache loses nothing; a
 # large one only holds dirty pages until the commit (256 MB cost +190 MB of RSS on 1M rows).
@@ -419,6 +423,77 @@ class Warehouse(ABC):
                 )
             self._record(c, contract, rows)
         return rows
+
+    # -- write, audit, publish --------------------------------------------------------------
+    def select(
+        self,
+        conn: Any,
+        contract: Contract,
+        where: str,
+        params: Sequence[Any] = (),
+        limit: int | None = None,
+    ) -> pa.Table:
+        """The contract's rows matching `where`, in key order, read on `conn`: inside a write's
+        transaction it sees the rows the write has not committed yet."""
+        sql = (
+            f"SELECT {self._select_list(contract)} FROM {quote(contract.name)} WHERE {where} "
+            f"ORDER BY {', '.join(quote(c) for c in self.primary_key(contract))}"
+        )
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return self._read_arrow(conn, contract, sql, params)
+
+    def has_rows_outside(self, conn: Any, contract: Contract, partition: str) -> bool:
+        """Whether the table holds rows of any partition but `partition`: two seeks on the
+        primary key, which the partition column leads."""
+        column, table = quote(contract.partition_column or ""), quote(contract.name)
+        p = self.placeholder
+        return bool(
+            conn.execute(
+                f"SELECT EXISTS (SELECT 1 FROM {table} WHERE {column} < {p}) "
+                f"OR EXISTS (SELECT 1 FROM {table} WHERE {column} > {p})",
+                [partition, partition],
+            ).fetchone()[0]
+        )
+
+    def quarantine(
+        self, asset: str, partition: str, offending: dict[str, pa.Table], conn: Any | None = None
+    ) -> int:
+        """Keep the offending rows of a version that failed its blocking checks (by check name),
+        replacing what an earlier failed version of the partition left. Returns rows kept."""
+        now = datetime.now(UTC)
+        rows = [
+            {
+                "asset": asset,
+                "partition": partition,
+                "check_name": check,
+                "row_number": number,
+                "row": json.dumps(row, default=str, ensure_ascii=False),
+                "run_id": self.run_id,
+                "quarantined_at": now,
+            }
+            for check, table in offending.items()
+            for number, row in enumerate(table.slice(0, QUARANTINE_MAX_ROWS).to_pylist(), 1)
+        ]
+        with self._use(conn) as c:
+            self.release(asset, [partition], conn=c)
+            if rows:
+                self._bulk_insert(
+                    c, QUARANTINE.name, QUARANTINE.conform(pa.Table.from_pylist(rows))
+                )
+        return len(rows)
+
+    def release(self, asset: str, partitions: Sequence[str], conn: Any | None = None) -> None:
+        """Drop what failed versions of these partitions left in `quarantine`: a good version
+        was published (or a failed one is about to replace them)."""
+        with self._use(conn) as c:
+            self._ensure(c, QUARANTINE)
+            for chunk in key_slices([str(p) for p in partitions]):
+                c.execute(
+                    f"DELETE FROM quarantine WHERE asset = {self.placeholder} "
+                    f"AND partition IN {self.in_list(chunk)}",
+                    [asset, *chunk],
+                )
 
     # -- SQL that differs between engines ---------------------------------------------------
     @abstractmethod

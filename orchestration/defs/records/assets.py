@@ -1,9 +1,9 @@
 """`records`: every entity of every source in the source documents' unified schema."""
 
-from dagster import MaterializeResult, asset
+from dagster import AssetSelection, MaterializeResult, asset
 
 from orchestration.contracts.datasets import COUNTRIES, POSTS, RECORDS, SALES_ORDERS, USERS
-from orchestration.defs.automation import FOLLOW_UPSTREAM
+from orchestration.defs.automation import follow_whole_tables
 from orchestration.defs.metadata import definition_metadata, table_metadata
 from orchestration.defs.raw_zone import utc_now
 from orchestration.defs.warehouse_kind import WAREHOUSE_KIND
@@ -45,7 +45,7 @@ def source_queries(wh: Warehouse) -> dict[str, str]:
     group_name="unified",
     kinds={"sql", WAREHOUSE_KIND},
     deps=["users", "posts", "countries", "sales_orders"],
-    automation_condition=FOLLOW_UPSTREAM,
+    automation_condition=follow_whole_tables(AssetSelection.assets("countries", "sales_orders")),
     pool="warehouse",
     metadata=definition_metadata(RECORDS),
 )

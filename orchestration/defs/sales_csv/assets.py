@@ -1,19 +1,22 @@
 """Daily sales drops: the raw file, clean orders and rejects, the daily summary and the exports.
 
 Every asset here is partitioned by day and backfills a range in one run: each day is read,
-cleaned and written on its own (one transaction per day), so memory stays that of one day
-however long the range.
+cleaned, audited and published on its own (one transaction per day), so memory stays that of
+one day however long the range, and one bad or missing day does not hold back the others.
 """
 
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+import dagster as dg
 import pyarrow as pa
 import pyarrow.parquet as pq
 from dagster import (
     AssetExecutionContext,
+    AssetMaterialization,
     AssetSpec,
     BackfillPolicy,
     Failure,
@@ -24,6 +27,14 @@ from dagster import (
 )
 
 from orchestration.contracts.datasets import SALES_DAILY, SALES_ORDERS, SALES_REJECTS
+from orchestration.defs.audits import (
+    Audit,
+    Scope,
+    Verdict,
+    VersionRejected,
+    audit_version,
+    check_evaluations,
+)
 from orchestration.defs.automation import FOLLOW_UPSTREAM
 from orchestration.defs.freshness import DAILY_PARTITION
 from orchestration.defs.metadata import (
@@ -33,9 +44,17 @@ from orchestration.defs.metadata import (
     table_metadata,
 )
 from orchestration.defs.partitions import daily_partitions
-from orchestration.defs.sales_csv.cleaning import CleanResult, DropCleaner
+from orchestration.defs.sales_csv.checks import (
+    ORDERS_KEY_UNIQUE,
+    ORDERS_NOT_NULL,
+    ORDERS_VALUE_RANGES,
+    reject_ratio,
+    row_count_anomaly,
+)
+from orchestration.defs.sales_csv.cleaning import SOURCE_COLUMNS, CleanResult, DropCleaner
 from orchestration.defs.warehouse_kind import WAREHOUSE_KIND
-from orchestration.resources.sources import CsvLandingResource
+from orchestration.resources.quality import QualityThresholds
+from orchestration.resources.sources import CsvLandingResource, Drop
 from orchestration.resources.storage import LakeResource, WarehouseResource
 from orchestration.storage.lake import Lake, hive_path
 from orchestration.storage.warehouse import Warehouse
@@ -52,42 +71,60 @@ def clean_orders_path(day: str) -> str:
     return hive_path("clean/sales_orders", "order_date", day, "part-0.parquet")
 
 
-@asset(
-    group_name=GROUP,
-    kinds={"csv"},
-    partitions_def=daily_partitions,
-    backfill_policy=SINGLE_RUN,
-)
-def raw_sales(
-    context: AssetExecutionContext, landing: CsvLandingResource, lake: LakeResource
-) -> MaterializeResult:
-    """A day's sales drop (`<LANDING_DIR>/sales/sales_YYYY-MM-DD.csv`), copied byte for byte into
-    the lake's raw zone (`raw/sales/order_date=<day>/`), so a re-clean never needs the landing
-    area again. Fails, naming the days, when a drop is missing."""
-    drops = landing.drops()
-    days = context.partition_keys
-    missing = [d for d in days if d not in drops]
-    if missing:
-        raise Failure(
-            description=f"no sales drop for {len(missing)} day(s): {missing[:10]} "
-            f"(expected {landing.location}/sales/sales_<day>.csv)"
-        )
-    fs, _ = landing.filesystem()
-    store = lake.get()
-    for day in days:
-        store.copy_from(fs, drops[day].path, raw_sales_path(day))
-    return MaterializeResult(
-        metadata={
-            "files": len(days),
-            "bytes": sum(drops[d].size for d in days),
-            "path": MetadataValue.path(store.uri(raw_sales_path(days[-1]))),
-        }
+def _drift(store: Lake, day: str) -> Verdict:
+    """The raw drop's header against the columns the cleaning expects."""
+    with store.open_input(raw_sales_path(day)) as source:
+        header = source.read(64 * 1024).split(b"\n", 1)[0].decode("utf-8", "replace")
+    columns = [c.strip().strip('"') for c in header.strip().split(",")]
+    added = [c for c in columns if c not in SOURCE_COLUMNS]
+    missing = [c for c in SOURCE_COLUMNS if c not in columns]
+    drifted = bool(added or missing)
+    return Verdict(
+        "schema_drift",
+        not drifted,
+        {"added": added, "missing": missing},
+        description=f"added {added}, missing {missing}" if drifted else None,
     )
 
 
-def _clean_day(day: str, store: Lake, wh: Warehouse) -> tuple[CleanResult, pa.Table]:
+@dataclass
+class Landing:
+    """What happened to one day of a run: copied raw, and published or not (and why)."""
+
+    day: str
+    copied: bool = False
+    drift: Verdict | None = None
+    verdicts: list[Verdict] = field(default_factory=list)
+    result: CleanResult | None = None
+    preview: pa.Table | None = None
+
+    @property
+    def published(self) -> bool:
+        return self.result is not None
+
+    def reason(self) -> str:
+        if not self.copied:
+            return "no sales drop"
+        failed = [v for v in [self.drift, *self.verdicts] if v is not None and v.blocks]
+        return "; ".join(v.summary() for v in failed)
+
+
+def _audits(quality: QualityThresholds) -> list[Audit]:
+    return [
+        ORDERS_KEY_UNIQUE,
+        ORDERS_NOT_NULL,
+        ORDERS_VALUE_RANGES,
+        reject_ratio(quality),
+        row_count_anomaly(quality),
+    ]
+
+
+def _clean_day(
+    day: str, store: Lake, wh: Warehouse, audits: list[Audit]
+) -> tuple[CleanResult, pa.Table, list[Verdict]]:
     """Clean one day block by block into the warehouse (one transaction for its orders and
-    rejects) and the lake's clean zone; returns the counts and the first block of orders."""
+    rejects) and the lake's clean zone, audit the new version inside that transaction, and
+    commit it only if it passes (else `VersionRejected`, and nothing changes)."""
     preview: list[pa.Table] = []
     with (
         store.open_input(raw_sales_path(day)) as source,
@@ -108,88 +145,190 @@ def _clean_day(day: str, store: Lake, wh: Warehouse) -> tuple[CleanResult, pa.Ta
             wh.replace_partitions(SALES_ORDERS, blocks(), [day], conn=conn)
         result = cleaner.result()
         wh.replace_partitions(SALES_REJECTS, result.rejects, [day], conn=conn)
-    return result, preview[0] if preview else SALES_ORDERS.empty()
+        facts = {
+            "orders": result.orders_written,
+            "rejects": result.rejects,
+            "rows_read": result.rows_read,
+        }
+        verdicts = audit_version(Scope(wh, conn, SALES_ORDERS, day, facts), audits)
+    return result, preview[0] if preview else SALES_ORDERS.empty(), verdicts
+
+
+def _land_day(
+    day: str, drops: dict[str, Drop], fs: Any, store: Lake, wh: Warehouse, audits: list[Audit]
+) -> Landing:
+    landing = Landing(day)
+    if day not in drops:
+        return landing
+    store.copy_from(fs, drops[day].path, raw_sales_path(day))
+    landing.copied = True
+    landing.drift = _drift(store, day)
+    if landing.drift.blocks:
+        return landing
+    try:
+        landing.result, landing.preview, landing.verdicts = _clean_day(day, store, wh, audits)
+    except VersionRejected as rejected:
+        landing.verdicts = rejected.verdicts
+        offending = {v.check_name: v.offending for v in rejected.verdicts if v.blocks}
+        wh.quarantine(SALES_ORDERS.name, day, {k: t for k, t in offending.items() if t is not None})
+    return landing
+
+
+def _accounting(results: list[CleanResult]) -> dict[str, Any]:
+    """The counts that account for every line read, and the reasons of the rejects."""
+    rows_read = sum(r.rows_read for r in results)
+    rejects = sum(r.rejects.num_rows for r in results)
+    return {
+        "rows_read": rows_read,
+        "duplicates": sum(r.duplicates for r in results),
+        "quantity_filled": sum(r.quantity_filled for r in results),
+        "blank_lines": sum(r.blank_lines for r in results),
+        "reject_ratio": round(rejects / rows_read, 4) if rows_read else 0.0,
+    }
+
+
+def _metadata(results: list[CleanResult], orders_preview: pa.Table) -> dict[str, dict[str, Any]]:
+    """Metadata of the three assets for the days of `results`."""
+    accounting = _accounting(results)
+    reasons: Counter[str] = Counter()
+    for r in results:
+        reasons.update(r.reasons)
+    rejects = results[-1].rejects if results else SALES_REJECTS.empty()
+    return {
+        "raw_sales": {"files": len(results), "rows_read": accounting["rows_read"]},
+        "sales_orders": table_metadata(
+            SALES_ORDERS, orders_preview, rows=sum(r.orders_written for r in results)
+        )
+        | accounting,
+        "sales_rejects": table_metadata(
+            SALES_REJECTS, rejects, rows=sum(r.rejects.num_rows for r in results)
+        )
+        | {"reasons": MetadataValue.json(dict(reasons.most_common())), **accounting},
+    }
+
+
+def _failure(landings: list[Landing], location: str) -> Failure:
+    """The run's failure: the missing days, and each day that failed its blocking checks."""
+    missing = [x.day for x in landings if not x.copied]
+    rejected = [x for x in landings if x.copied and not x.published]
+    lines = []
+    if missing:
+        lines.append(
+            f"no sales drop for {len(missing)} day(s): {missing[:10]} "
+            f"(expected {location}/sales/sales_<day>.csv)"
+        )
+    lines += [f"{x.day} not published, failed: {x.reason()}" for x in rejected[:10]]
+    published = sum(x.published for x in landings)
+    lines.append(f"{published} of {len(landings)} day(s) published")
+    return Failure(
+        description="\n".join(lines),
+        metadata={
+            "missing_days": missing,
+            "rejected_days": {x.day: x.reason() for x in rejected},
+            "published_days": published,
+        },
+    )
 
 
 @multi_asset(
     specs=[
         AssetSpec(
-            "sales_orders",
-            deps=[raw_sales],
+            "raw_sales",
             group_name=GROUP,
-            automation_condition=FOLLOW_UPSTREAM,
+            kinds={"csv"},
+            description=(
+                "A day's sales drop (`<LANDING_DIR>/sales/sales_YYYY-MM-DD.csv`), copied byte "
+                "for byte into the lake's raw zone (`raw/sales/order_date=<day>/`), so a "
+                "re-clean never needs the landing area again."
+            ),
+        ),
+        AssetSpec(
+            "sales_orders",
+            deps=["raw_sales"],
+            group_name=GROUP,
             kinds={"python", WAREHOUSE_KIND},
             description=(
                 "Clean sales orders, one row per order_id, partitioned by order day. Rules, in "
                 "order: duplicates by order_id keep the first; a missing quantity becomes 1; a "
                 "missing, unparseable or impossible order_date rejects the row. Whitespace is "
-                "trimmed and types enforced; every other row goes to `sales_rejects`."
+                "trimmed and types enforced; every other row goes to `sales_rejects`. A day is "
+                "published only if its blocking checks pass on the new version; else the "
+                "published rows stay and the offending ones go to `quarantine`."
             ),
             metadata=definition_metadata(SALES_ORDERS),
         ),
         AssetSpec(
             "sales_rejects",
-            deps=[raw_sales],
+            deps=["raw_sales"],
             group_name=GROUP,
-            automation_condition=FOLLOW_UPSTREAM,
             kinds={"python", WAREHOUSE_KIND},
             description=(
                 "Rows of the day's drop that could not be cleaned: the line number, the reason "
-                "and the row as received. Malformed lines are here too."
+                "and the row as received. Malformed lines are here too. Published with the "
+                "day's orders."
             ),
             metadata=definition_metadata(SALES_REJECTS),
         ),
+    ],
+    check_specs=[
+        dg.AssetCheckSpec(
+            "schema_drift",
+            asset="raw_sales",
+            description="The drop's header is exactly order_id, customer_id, product, quantity, "
+            "price, order_date; lists added and missing columns.",
+            blocking=True,
+            partitions_def=daily_partitions,
+        ),
+        *(audit.spec("sales_orders", daily_partitions) for audit in _audits(QualityThresholds())),
     ],
     partitions_def=daily_partitions,
     backfill_policy=SINGLE_RUN,
     pool="warehouse",
 )
-def clean_sales_drops(
-    context: AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource
+def land_sales_drops(
+    context: AssetExecutionContext,
+    landing: CsvLandingResource,
+    lake: LakeResource,
+    warehouse: WarehouseResource,
+    quality: QualityThresholds,
 ):
-    """Cleans each day's raw drop and replaces that day's orders and rejects in one transaction."""
+    """Each day of the run: copy the drop to the raw zone, clean it into a new version of the
+    day's orders and rejects, run the blocking checks on that version, and publish it in one
+    transaction only if they pass. Days without a drop, or whose checks fail, are named in the
+    run's failure; the other days are published and shown materialized."""
     store, wh = lake.get(), warehouse.get()
-    totals: Counter[str] = Counter()
-    reasons: Counter[str] = Counter()
-    last_orders, last_rejects = SALES_ORDERS.empty(), SALES_REJECTS.empty()
+    drops, (fs, _) = landing.drops(), landing.filesystem()
+    audits = _audits(quality)
     # One warehouse connection for the range, still one transaction per day.
     with wh.session():
-        for day in context.partition_keys:
-            result, last_orders = _clean_day(day, store, wh)
-            totals.update(
-                rows_read=result.rows_read,
-                orders=result.orders_written,
-                rejects=result.rejects.num_rows,
-                duplicates=result.duplicates,
-                quantity_filled=result.quantity_filled,
-                blank_lines=result.blank_lines,
-            )
-            reasons.update(result.reasons)
-            last_rejects = result.rejects
-    # One log line per run, not per day: each line is an event-log write (~30 ms on SQLite).
+        landings = [_land_day(day, drops, fs, store, wh, audits) for day in context.partition_keys]
+    published = [x for x in landings if x.published]
     context.log.info(
-        f"{len(context.partition_keys)} day(s): {totals['rows_read']} rows read, "
-        f"{totals['orders']} orders, {totals['rejects']} rejected, "
-        f"{totals['duplicates']} duplicates"
+        f"{len(published)} of {len(landings)} day(s) published: "
+        f"{sum(x.result.rows_read for x in published if x.result)} rows read"
     )
-    accounting: dict[str, Any] = {
-        "rows_read": totals["rows_read"],
-        "duplicates": totals["duplicates"],
-        "quantity_filled": totals["quantity_filled"],
-        "blank_lines": totals["blank_lines"],
-        "reject_ratio": round(totals["rejects"] / totals["rows_read"], 4)
-        if totals["rows_read"]
-        else 0.0,
-    }
-    yield MaterializeResult(
-        asset_key="sales_orders",
-        metadata=table_metadata(SALES_ORDERS, last_orders, rows=totals["orders"]) | accounting,
+    if len(published) == len(landings):
+        last = published[-1].preview if published[-1].preview is not None else SALES_ORDERS.empty()
+        metadata = _metadata([x.result for x in published if x.result], last)
+        for asset in ("raw_sales", "sales_orders", "sales_rejects"):
+            yield MaterializeResult(asset_key=asset, metadata=metadata[asset])
+    else:
+        for x in landings:
+            if x.copied:
+                yield AssetMaterialization("raw_sales", partition=x.day)
+            if x.result is not None:
+                preview = x.preview if x.preview is not None else SALES_ORDERS.empty()
+                metadata = _metadata([x.result], preview)
+                for asset in ("sales_orders", "sales_rejects"):
+                    yield AssetMaterialization(asset, partition=x.day, metadata=metadata[asset])
+    yield from check_evaluations(
+        context, "raw_sales", {x.day: [x.drift] for x in landings if x.drift is not None}
     )
-    yield MaterializeResult(
-        asset_key="sales_rejects",
-        metadata=table_metadata(SALES_REJECTS, last_rejects, rows=totals["rejects"])
-        | {"reasons": MetadataValue.json(dict(reasons.most_common())), **accounting},
+    yield from check_evaluations(
+        context, "sales_orders", {x.day: x.verdicts for x in landings if x.verdicts}
     )
+    if len(published) < len(landings):
+        raise _failure(landings, landing.location)
 
 
 @asset(

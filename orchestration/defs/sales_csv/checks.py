@@ -1,124 +1,108 @@
-"""Checks on the sales partitions: keys, nulls, value ranges, reject ratio, row counts, drift,
-freshness. The blocking ones stop a bad day before its summary and exports in the same run."""
+"""The checks of a day's new orders, evaluated on that version before it is published
+(`orchestration/defs/audits.py`): keys, nulls, value ranges and the reject ratio block a bad
+day; a row count far from the recent days' only warns."""
 
 from datetime import UTC, datetime
+from statistics import median
 
-from dagster import (
-    AssetCheckExecutionContext,
-    AssetCheckResult,
-    AssetCheckSeverity,
-    asset_check,
-)
+import dagster as dg
 
 from orchestration.contracts.datasets import SALES_ORDERS
-from orchestration.defs.partitions import daily_partitions
-from orchestration.defs.quality import (
-    key_unique_check,
-    not_null_check,
-    partition_filter,
-    row_count_anomaly_check,
-)
-from orchestration.defs.sales_csv.assets import raw_sales_path
-from orchestration.defs.sales_csv.cleaning import SOURCE_COLUMNS
+from orchestration.defs.audits import Audit, Scope, Verdict, key_unique, not_null, row_rules
 from orchestration.resources.quality import QualityThresholds
-from orchestration.resources.storage import LakeResource, WarehouseResource
+from orchestration.storage.warehouse import Warehouse
 
 EARLIEST_PLAUSIBLE_DAY = "2000-01-01"
 
-orders_key_unique = key_unique_check(SALES_ORDERS, daily_partitions)
-orders_not_null = not_null_check(SALES_ORDERS, daily_partitions)
-orders_row_count = row_count_anomaly_check(SALES_ORDERS, daily_partitions)
+ORDERS_KEY_UNIQUE = key_unique(SALES_ORDERS)
+ORDERS_NOT_NULL = not_null(SALES_ORDERS)
 
 
-@asset_check(
-    asset="sales_orders",
-    name="value_ranges",
-    description="quantity > 0, price >= 0, and an order_date between 2000-01-01 and today.",
-    partitions_def=daily_partitions,
-    blocking=True,
-)
-def orders_value_ranges(
-    context: AssetCheckExecutionContext, warehouse: WarehouseResource
-) -> AssetCheckResult:
-    wh = warehouse.get()
-    where, params = partition_filter(wh, SALES_ORDERS, context.partition_keys)
+def _out_of_range(wh: Warehouse) -> dict[str, tuple[str, list[str]]]:
     p = wh.placeholder
     today = datetime.now(UTC).date().isoformat()
-    bad_qty, bad_price, bad_date = wh.query(
-        "SELECT SUM(CASE WHEN quantity <= 0 THEN 1 ELSE 0 END), "
-        "SUM(CASE WHEN price < 0 THEN 1 ELSE 0 END), "
-        f"SUM(CASE WHEN order_date < {p} OR order_date > {p} THEN 1 ELSE 0 END) "
-        f"FROM sales_orders WHERE {where}",
-        [EARLIEST_PLAUSIBLE_DAY, today, *params],
-    )[0]
-    counts = {
-        "non_positive_quantity": int(bad_qty or 0),
-        "negative_price": int(bad_price or 0),
-        "implausible_order_date": int(bad_date or 0),
+    return {
+        "non_positive_quantity": ("quantity <= 0", []),
+        "negative_price": ("price < 0", []),
+        "implausible_order_date": (
+            f"order_date < {p} OR order_date > {p}",
+            [EARLIEST_PLAUSIBLE_DAY, today],
+        ),
     }
-    return AssetCheckResult(passed=not any(counts.values()), metadata=counts)
 
 
-@asset_check(
-    asset="sales_orders",
-    name="reject_ratio",
-    description="Rejected rows over rows cleaned, per day: a warning above 5%, a failure above "
-    "20% (resource `quality`).",
-    partitions_def=daily_partitions,
-    additional_deps=["sales_rejects"],
-    blocking=True,
+ORDERS_VALUE_RANGES = row_rules(
+    SALES_ORDERS,
+    "value_ranges",
+    "quantity > 0, price >= 0, and an order_date between 2000-01-01 and today.",
+    _out_of_range,
 )
-def orders_reject_ratio(
-    context: AssetCheckExecutionContext,
-    warehouse: WarehouseResource,
-    quality: QualityThresholds,
-) -> AssetCheckResult:
-    wh = warehouse.get()
-    keys = context.partition_keys
-    counts = {k: [0, 0] for k in keys}
-    for index, (table, column) in enumerate(
-        [("sales_orders", "order_date"), ("sales_rejects", "partition_date")]
-    ):
-        for day, n in wh.query(
-            f"SELECT {column}, COUNT(*) FROM {table} WHERE {column} IN {wh.in_list(keys)} "
-            f"GROUP BY {column}",
-            keys,
-        ):
-            counts[str(day)][index] = n
-    ratios = {k: round(r / (o + r), 4) if o + r else 0.0 for k, (o, r) in counts.items()}
-    worst = max(ratios.values(), default=0.0)
-    severity = (
-        AssetCheckSeverity.ERROR if worst > quality.reject_ratio_fail else AssetCheckSeverity.WARN
-    )
-    return AssetCheckResult(
-        passed=worst <= quality.reject_ratio_warn,
-        severity=severity,
-        metadata={
-            "worst_ratio": worst,
-            "ratios": ratios,
-            "warn_above": quality.reject_ratio_warn,
-            "fail_above": quality.reject_ratio_fail,
-        },
+
+
+def reject_ratio(quality: QualityThresholds) -> Audit:
+    """Rejected rows over rows cleaned: a warning above one threshold, a failure above the
+    other. The offending rows of a failure are the day's rejects."""
+
+    def evaluate(scope: Scope) -> Verdict:
+        orders, rejects = scope.facts["orders"], scope.facts["rejects"]
+        total = orders + rejects.num_rows
+        ratio = round(rejects.num_rows / total, 4) if total else 0.0
+        failed = ratio > quality.reject_ratio_fail
+        return Verdict(
+            "reject_ratio",
+            ratio <= quality.reject_ratio_warn,
+            {
+                "worst_ratio": ratio,
+                "ratios": {scope.partition: ratio},
+                "rejected_rows": rejects.num_rows,
+                "warn_above": quality.reject_ratio_warn,
+                "fail_above": quality.reject_ratio_fail,
+            },
+            severity=dg.AssetCheckSeverity.ERROR if failed else dg.AssetCheckSeverity.WARN,
+            offending=rejects if failed else None,
+            description=f"{rejects.num_rows} of {total} rows rejected ({ratio:.1%})",
+        )
+
+    return Audit(
+        "reject_ratio",
+        "Rejected rows over rows cleaned, per day: a warning above 5%, a failure above 20% "
+        "(resource `quality`).",
+        evaluate,
     )
 
 
-@asset_check(
-    asset="raw_sales",
-    name="schema_drift",
-    description="The drop's header is exactly order_id, customer_id, product, quantity, price, "
-    "order_date; lists added and missing columns.",
-    partitions_def=daily_partitions,
-    blocking=True,
-)
-def raw_sales_drift(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
-    store = lake.get()
-    drift = {}
-    for day in context.partition_keys:
-        with store.open_input(raw_sales_path(day)) as source:
-            header = source.read(64 * 1024).split(b"\n", 1)[0].decode("utf-8", "replace")
-        columns = [c.strip().strip('"') for c in header.strip().split(",")]
-        added = [c for c in columns if c not in SOURCE_COLUMNS]
-        missing = [c for c in SOURCE_COLUMNS if c not in columns]
-        if added or missing:
-            drift[day] = {"added": added, "missing": missing}
-    return AssetCheckResult(passed=not drift, metadata={"drift": drift})
+def row_count_anomaly(quality: QualityThresholds) -> Audit:
+    """The day's rows against the median of the days written before it (the source documents'
+    "compare ETL runs and flag outliers"), from `partition_ledger`. Only warns."""
+
+    def evaluate(scope: Scope) -> Verdict:
+        p = scope.wh.placeholder
+        history = [
+            r[0]
+            for r in scope.conn.execute(
+                f"SELECT rows FROM partition_ledger WHERE asset = {p} AND partition < {p} "
+                f"ORDER BY partition DESC LIMIT {int(quality.row_count_history)}",
+                [SALES_ORDERS.name, scope.partition],
+            ).fetchall()
+        ]
+        rows = scope.facts["orders"]
+        outliers = {}
+        # Too little history calls nothing an outlier.
+        typical = median(history) if len(history) >= 3 else None
+        if typical and abs(rows - typical) > quality.row_count_tolerance * typical:
+            outliers[scope.partition] = {"rows": rows, "median_of_previous": typical}
+        return Verdict(
+            "row_count_anomaly",
+            not outliers,
+            {"outliers": outliers, "partitions_checked": 1},
+            severity=dg.AssetCheckSeverity.WARN,
+            blocking=False,
+            description=f"{rows} rows against a median of {typical}" if outliers else None,
+        )
+
+    return Audit(
+        "row_count_anomaly",
+        "Each partition's rows within the tolerance of the recent partitions' median.",
+        evaluate,
+        blocking=False,
+    )

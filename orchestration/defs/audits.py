@@ -1,0 +1,272 @@
+"""Write, audit, publish: the checks of a table evaluated on a new version of a partition, inside
+the transaction that writes it.
+
+A partition's new rows are written in one transaction. Before it commits, its audits run on that
+connection, which sees the new version while every other reader still sees the published one
+(SQLite's WAL and PostgreSQL's MVCC snapshots). If a blocking audit fails, `VersionRejected`
+rolls the transaction back: the published rows stay exactly as they were, and the offending rows
+go to the `quarantine` table until the next good version of the partition is published. The
+asset's step reports each partition's verdicts to Dagster as check evaluations of that
+partition (`check_evaluations`), so the UI reads each day's own result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import dagster as dg
+import pyarrow as pa
+
+from orchestration.contracts import Contract
+from orchestration.defs.metadata import markdown_preview
+from orchestration.storage.warehouse import Warehouse, quote
+
+# Keys (or values) listed in a check's metadata; the counts beside them are exact.
+EXAMPLES = 20
+OFFENDING_PREVIEW_ROWS = 10
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One check's result on one version of one partition."""
+
+    check_name: str
+    passed: bool
+    metadata: dict[str, Any]
+    severity: dg.AssetCheckSeverity = dg.AssetCheckSeverity.ERROR
+    blocking: bool = True
+    # The rows that made a check fail (at most `QUARANTINE_MAX_ROWS` are kept).
+    offending: pa.Table | None = None
+    description: str | None = None
+
+    @property
+    def blocks(self) -> bool:
+        """Whether this verdict keeps the version from being published."""
+        return self.blocking and not self.passed and self.severity == dg.AssetCheckSeverity.ERROR
+
+    def summary(self) -> str:
+        """One line for a failure message: the check and what it found."""
+        return f"{self.check_name} ({self.description})" if self.description else self.check_name
+
+
+class VersionRejected(Exception):
+    """A new version failed a blocking audit; raised inside its transaction, which rolls back."""
+
+    def __init__(self, partition: str, verdicts: list[Verdict]) -> None:
+        self.partition = partition
+        self.verdicts = verdicts
+        failed = "; ".join(v.summary() for v in verdicts if v.blocks)
+        super().__init__(f"{partition}: {failed}")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What an audit looks at: one partition of a table, on the writing connection, with the
+    facts the writer knows about the version (rows read, rejects, ...)."""
+
+    wh: Warehouse
+    conn: Any
+    contract: Contract
+    partition: str
+    facts: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def where(self) -> str:
+        return f"{quote(self.contract.partition_column or '')} = {self.wh.placeholder}"
+
+    def scalar_row(self, sql: str, params: Sequence[Any]) -> tuple[Any, ...]:
+        return tuple(self.conn.execute(sql, list(params)).fetchone())
+
+
+@dataclass(frozen=True)
+class Audit:
+    """A check of a table's new version: its name, what it asserts, and how it is evaluated."""
+
+    name: str
+    description: str
+    evaluate: Callable[[Scope], Verdict]
+    blocking: bool = True
+
+    def spec(self, asset: str, partitions_def: dg.PartitionsDefinition) -> dg.AssetCheckSpec:
+        return dg.AssetCheckSpec(
+            self.name,
+            asset=asset,
+            description=self.description,
+            blocking=self.blocking,
+            partitions_def=partitions_def,
+        )
+
+
+def audit_version(scope: Scope, audits: Sequence[Audit]) -> list[Verdict]:
+    """Evaluate `audits` on the new version; raise `VersionRejected` (rolling the write back)
+    if a blocking one fails, else clear what earlier failed versions left in quarantine."""
+    verdicts = [audit.evaluate(scope) for audit in audits]
+    if any(v.blocks for v in verdicts):
+        raise VersionRejected(scope.partition, verdicts)
+    scope.wh.release(scope.contract.name, [scope.partition], conn=scope.conn)
+    return verdicts
+
+
+def _failure_metadata(offending: pa.Table, count: int) -> dict[str, Any]:
+    return {
+        "offending_rows": count,
+        "offending_preview": markdown_preview(offending, OFFENDING_PREVIEW_ROWS),
+    }
+
+
+def key_unique(contract: Contract) -> Audit:
+    """No two rows share the contract's key, across partitions. Within a partition the primary
+    key (partition column, key) already forbids it, so only keys shared with another partition
+    are looked for, and not at all while the table holds no other partition."""
+    key = ", ".join(quote(c) for c in contract.key)
+    table = quote(contract.name)
+
+    def evaluate(scope: Scope) -> Verdict:
+        wh, p = scope.wh, scope.wh.placeholder
+        if not wh.has_rows_outside(scope.conn, contract, scope.partition):
+            return Verdict("key_unique", True, {"duplicated_keys": 0, "examples": []})
+        column = quote(contract.partition_column or "")
+        shared = f"{scope.where} AND ({key}) IN (SELECT {key} FROM {table} WHERE {column} <> {p})"
+        params = [scope.partition, scope.partition]
+        (rows,) = scope.scalar_row(f"SELECT COUNT(*) FROM {table} WHERE {shared}", params)
+        if not rows:
+            return Verdict("key_unique", True, {"duplicated_keys": 0, "examples": []})
+        offending = wh.select(scope.conn, contract, shared, params)
+        examples = offending.select(list(contract.key)).slice(0, EXAMPLES).to_pylist()
+        return Verdict(
+            "key_unique",
+            False,
+            {
+                # Each row of this partition has its own key here, so keys and rows agree.
+                "duplicated_keys": int(rows),
+                "examples": [list(e.values()) for e in examples],
+                **_failure_metadata(offending, int(rows)),
+            },
+            offending=offending,
+            description=f"{rows} row(s) share their key with another partition",
+        )
+
+    return Audit(
+        "key_unique",
+        f"No two rows share the key ({', '.join(contract.key)}), across partitions.",
+        evaluate,
+    )
+
+
+def row_rules(
+    contract: Contract,
+    name: str,
+    description: str,
+    rules: Callable[[Warehouse], Mapping[str, tuple[str, Sequence[Any]]]],
+    counts_key: str | None = None,
+) -> Audit:
+    """Rows must not match any of `rules(wh)`: {label: (SQL condition of a bad row, params)}.
+    One scan of the partition counts each rule exactly; on failure the matching rows are
+    listed. The metadata has each label's count (under `counts_key`, if given, and only the
+    labels that matched; else every label at the top level)."""
+
+    def evaluate(scope: Scope) -> Verdict:
+        conditions = dict(rules(scope.wh))
+        sums = ", ".join(
+            f"SUM(CASE WHEN {sql} THEN 1 ELSE 0 END)" for sql, _ in conditions.values()
+        )
+        params = [p for _, ps in conditions.values() for p in ps]
+        found = scope.scalar_row(
+            f"SELECT {sums} FROM {quote(contract.name)} WHERE {scope.where}",
+            [*params, scope.partition],
+        )
+        counts = {label: int(n or 0) for label, n in zip(conditions, found, strict=True)}
+        metadata: dict[str, Any] = (
+            {counts_key: {k: n for k, n in counts.items() if n}} if counts_key else dict(counts)
+        )
+        if not any(counts.values()):
+            return Verdict(name, True, metadata)
+        bad = " OR ".join(f"({sql})" for sql, _ in conditions.values())
+        offending = scope.wh.select(
+            scope.conn, contract, f"{scope.where} AND ({bad})", [scope.partition, *params]
+        )
+        described = ", ".join(f"{n} {label}" for label, n in counts.items() if n)
+        return Verdict(
+            name,
+            False,
+            metadata | _failure_metadata(offending, offending.num_rows),
+            offending=offending,
+            description=described,
+        )
+
+    return Audit(name, description, evaluate)
+
+
+def not_null(contract: Contract) -> Audit:
+    """Every required column of the contract is filled."""
+    required = [c.name for c in contract.columns if not c.nullable]
+    return row_rules(
+        contract,
+        "required_not_null",
+        f"No nulls in the required columns: {', '.join(required)}.",
+        lambda _wh: {c: (f"{quote(c)} IS NULL", ()) for c in required},
+        counts_key="null_counts",
+    )
+
+
+def check_evaluations(
+    context: dg.AssetExecutionContext,
+    asset: str,
+    verdicts: Mapping[str, Sequence[Verdict]],
+) -> Iterator[dg.AssetCheckEvaluation | dg.Output]:
+    """Each partition's verdicts as check evaluations of that partition, each aimed at the
+    partition's latest materialization (the new version's when it was published, the published
+    one's when it was not), so the UI shows every partition's own result, range runs included.
+    Then the checks' outputs, once each."""
+    key = dg.AssetKey(asset)
+    latest = _latest_materializations(context.instance, key, list(verdicts))
+    names: set[str] = set()
+    for partition, found in verdicts.items():
+        for v in found:
+            names.add(v.check_name)
+            yield dg.AssetCheckEvaluation(
+                asset_key=key,
+                check_name=v.check_name,
+                passed=v.passed,
+                metadata=v.metadata,
+                severity=v.severity,
+                blocking=v.blocking,
+                partition=partition,
+                description=v.description,
+                target_materialization_data=latest.get(partition),
+            )
+    selected = context.selected_asset_check_keys
+    for name in sorted(names):
+        check_key = dg.AssetCheckKey(key, name)
+        if check_key in selected:
+            yield dg.Output(
+                None, output_name=context.assets_def.get_output_name_for_asset_check_key(check_key)
+            )
+
+
+def _latest_materializations(
+    instance: dg.DagsterInstance, key: dg.AssetKey, partitions: list[str]
+) -> dict[str, Any]:
+    """The latest materialization of each partition, as a check evaluation's target."""
+    # The one private name this module needs: `AssetCheckEvaluation` takes its target as this
+    # record, and Dagster exports no public constructor for it.
+    from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+        AssetCheckEvaluationTargetMaterializationData as Target,
+    )
+
+    found: dict[str, Any] = {}
+    for partition in partitions:
+        # One query per partition, as Dagster's own `AssetCheckResult` does: a page over
+        # several partitions could be filled by one partition's many re-runs.
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition]), limit=1
+        ).records
+        if records:
+            found[partition] = Target(
+                storage_id=records[0].storage_id,
+                run_id=records[0].run_id,
+                timestamp=records[0].timestamp,
+            )
+    return found

@@ -1,0 +1,170 @@
+"""Write, audit, publish: a day's new version is checked before anyone can read it, and a version
+that fails its blocking checks changes nothing a reader sees; on SQLite and on PostgreSQL."""
+
+import json
+import re
+from datetime import date
+
+from dagster import AssetCheckEvaluation, AssetKey
+
+from orchestration.contracts.datasets import (
+    PARTITION_LEDGER,
+    QUARANTINE,
+    SALES_DAILY,
+    SALES_ORDERS,
+    SALES_REJECTS,
+)
+from sample_sources.sales import generate_day
+from tests.test_assets import SALES
+from tests.test_assets import run as run_assets
+
+DAYS = ["2024-03-01", "2024-03-02", "2024-03-03"]
+ORDER_CHECKS = {"key_unique", "required_not_null", "value_ranges", "reject_ratio"}
+
+
+def run(platform, days):
+    """The sales assets for `days`: one partition, or a range in one run."""
+    if len(days) == 1:
+        return run_assets(platform, SALES, partition_key=days[0])
+    return run_assets(platform, SALES, days=days)
+
+
+def drop(platform, day: str):
+    return platform.landing_dir / "sales" / f"sales_{day}.csv"
+
+
+def repeat_ids_of(platform, source_day: str, day: str) -> int:
+    """Rewrite `day`'s drop with `source_day`'s order ids: every clean order of the new version
+    then shares its key with a published row of another day. Returns the drop's data lines."""
+    text = drop(platform, source_day).read_text().replace(source_day, day)
+    drop(platform, day).write_text(text)
+    return text.count("\n") - 1
+
+
+def failure_message(result) -> str:
+    [failure] = result.get_step_failure_events()
+    return failure.event_specific_data.error.message
+
+
+def by_partition(result, asset: str) -> dict[str, dict[str, AssetCheckEvaluation]]:
+    out: dict[str, dict[str, AssetCheckEvaluation]] = {}
+    for e in result.get_asset_check_evaluations():
+        if e.asset_key == AssetKey(asset):
+            out.setdefault(e.partition, {})[e.check_name] = e
+    return out
+
+
+def materialized(result, asset: str) -> list[str]:
+    return sorted(
+        e.partition
+        for e in result.get_asset_materialization_events()
+        if e.asset_key.to_user_string() == asset
+    )
+
+
+def snapshot(platform) -> dict:
+    """What a reader of the warehouse and the lake sees of the sales days."""
+    wh = platform.warehouse
+    exports = sorted(p.relative_to(platform.lake_dir) for p in platform.lake_dir.rglob("*.*"))
+    return {
+        "orders": wh.read(SALES_ORDERS).to_pylist(),
+        "rejects": wh.read(SALES_REJECTS).to_pylist(),
+        "daily": wh.read(SALES_DAILY).to_pylist(),
+        "ledger": {
+            (r["asset"], r["partition"]): (r["rows"], r["run_id"])
+            for r in wh.read(PARTITION_LEDGER).to_pylist()
+        },
+        "files": {
+            str(p): (platform.lake_dir / p).read_bytes()
+            for p in exports
+            if not str(p).startswith("raw/")
+        },
+    }
+
+
+def test_a_drop_repeating_another_days_ids_changes_nothing_a_reader_sees(platform):
+    assert run(platform, DAYS).success
+    before = snapshot(platform)
+    lines = repeat_ids_of(platform, "2024-03-01", "2024-03-02")
+
+    bad = run(platform, ["2024-03-02"])
+
+    assert not bad.success
+    message = failure_message(bad)
+    assert "2024-03-02 not published, failed: key_unique" in message
+    assert "0 of 1 day(s) published" in message
+    assert snapshot(platform) == before
+    # The check says exactly how many rows, not a capped sample's size.
+    dup = platform.warehouse.read(SALES_ORDERS, ["2024-03-01"]).num_rows
+    unique = by_partition(bad, "sales_orders")["2024-03-02"]["key_unique"]
+    assert not unique.passed and unique.metadata["duplicated_keys"].value == dup > 20
+    assert len(unique.metadata["examples"].value) == 20
+    assert f"{dup} row(s) share their key with another partition" in unique.description
+    assert "ORD-20240301-" in unique.metadata["offending_preview"].value
+    assert dup <= lines
+    # Neither the summary nor the export ran from the rejected version.
+    assert materialized(bad, "sales_orders") == []
+    assert materialized(bad, "sales_daily") == [] == materialized(bad, "sales_orders_export")
+    # The rejected version waits in quarantine, with its run and check.
+    kept = platform.warehouse.read(QUARANTINE).to_pylist()
+    assert len(kept) == dup
+    assert {(r["asset"], r["partition"], r["check_name"], r["run_id"]) for r in kept} == {
+        ("sales_orders", "2024-03-02", "key_unique", bad.run_id)
+    }
+    assert json.loads(kept[0]["row"])["order_id"].startswith("ORD-20240301-")
+
+    # The next good drop of the day publishes and empties its quarantine.
+    drop(platform, "2024-03-02").write_text(generate_day(date(2024, 3, 2), 300))
+    good = run(platform, ["2024-03-02"])
+    assert good.success
+    assert platform.warehouse.count(SALES_ORDERS, ["2024-03-02"]) > 0
+    assert platform.warehouse.count(QUARANTINE) == 0
+    assert all(e.passed for e in by_partition(good, "sales_orders")["2024-03-02"].values())
+
+
+def test_a_range_publishes_its_good_days_and_names_the_others(platform):
+    drop(platform, "2024-03-02").unlink()
+    text = drop(platform, "2024-03-03").read_text()
+    # Two of every three lines lose their price: far above the 20 % reject ratio.
+    lines = text.splitlines()
+    broken = [
+        re.sub(r",[0-9.]+,(2024-03-03)$", r",,\1", line) if i % 3 else line
+        for i, line in enumerate(lines[1:])
+    ]
+    drop(platform, "2024-03-03").write_text("\n".join([lines[0], *broken]) + "\n")
+
+    result = run(platform, DAYS)
+
+    assert not result.success
+    message = failure_message(result)
+    assert "no sales drop for 1 day(s): ['2024-03-02']" in message
+    assert "2024-03-03 not published, failed: reject_ratio" in message
+    assert "1 of 3 day(s) published" in message
+    # The good day is committed and shown materialized; the others are not.
+    assert materialized(result, "sales_orders") == ["2024-03-01"]
+    assert materialized(result, "raw_sales") == ["2024-03-01", "2024-03-03"]
+    assert platform.warehouse.count(SALES_ORDERS, ["2024-03-01"]) > 0
+    assert platform.warehouse.count(SALES_ORDERS, ["2024-03-02", "2024-03-03"]) == 0
+    # Each audited day has its own check results; the missing day has none.
+    checks = by_partition(result, "sales_orders")
+    assert set(checks) == {"2024-03-01", "2024-03-03"}
+    assert all(e.passed for e in checks["2024-03-01"].values())
+    ratio = checks["2024-03-03"]["reject_ratio"]
+    assert not ratio.passed and ratio.metadata["worst_ratio"].value > 0.5
+    # The failed day's rejects are what it quarantined.
+    kept = platform.warehouse.read(QUARANTINE).to_pylist()
+    assert {r["check_name"] for r in kept} == {"reject_ratio"}
+    assert len(kept) == ratio.metadata["rejected_rows"].value
+
+
+def test_a_range_run_records_every_days_checks(platform):
+    result = run(platform, DAYS)
+    assert result.success
+    checks = by_partition(result, "sales_orders")
+    assert set(checks) == set(DAYS)
+    for day in DAYS:
+        assert ORDER_CHECKS | {"row_count_anomaly"} == set(checks[day])
+        assert all(e.passed for e in checks[day].values()), day
+    assert set(by_partition(result, "raw_sales")) == set(DAYS)
+    # None without a partition: a range run used to record one result for all its days.
+    assert all(e.partition for e in result.get_asset_check_evaluations())
