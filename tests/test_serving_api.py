@@ -32,6 +32,7 @@ except ModuleNotFoundError:
 
 from orchestration.contracts import CONTRACTS
 from orchestration.storage.warehouse import open_warehouse
+from serving.lean import iter_route_contexts
 from serving.schemas import row_model
 
 ERROR_KEYS = {"status", "code", "message", "details"}
@@ -109,6 +110,28 @@ def test_root_links_to_every_endpoint_and_docs(api: TestClient) -> None:
         assert path in paths
     docs = api.get("/docs")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
+
+
+def test_root_links_every_route_of_the_app(api: TestClient) -> None:
+    root = api.get("/").json()
+    assert set(root) == {"name", "links", "templates", "push"}
+    linked = {*root["links"].values(), *root["templates"].values(), *root["push"].values()}
+    spec = api.get("/openapi.json").json()["paths"]
+    assert set(spec) <= linked, set(spec) - linked
+    # Every route of the app (routers included), but Swagger UI's OAuth2 redirect page.
+    routes = {
+        (route.path, method)
+        for route in iter_route_contexts(api.app.routes)
+        if route.path != "/docs/oauth2-redirect"
+        for method in getattr(route, "methods", None) or ()
+    }
+    gets = {path for path, method in routes if method == "GET"}
+    posts = {path for path, method in routes if method == "POST"}
+    assert gets == {*root["links"].values(), *root["templates"].values()}
+    assert posts == set(root["push"].values()) == {"/ingest/logs", "/users"}
+    for name, template in root["templates"].items():
+        assert "{" in template and template in spec, name
+    assert api.get(root["templates"]["table"].format(name="users")).status_code == 200
 
 
 # -- /data --------------------------------------------------------------------------------------

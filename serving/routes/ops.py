@@ -19,8 +19,12 @@ from serving.schemas import HealthAnswer, StatsAnswer
 router = APIRouter(tags=["operations"])
 NO_STORE = {"Cache-Control": "no-store"}
 
+# Every endpoint: those a plain GET answers, those with a path parameter (as URI templates), and
+# the push endpoints (POST, with an `X-API-Key`).
 LINKS = {
+    "self": "/",
     "docs": "/docs",
+    "redoc": "/redoc",
     "openapi": "/openapi.json",
     "data": "/data",
     "users": "/users",
@@ -29,16 +33,35 @@ LINKS = {
     "sales_orders": "/sales/orders",
     "sales_daily": "/sales/daily",
     "sales_rejects": "/sales/rejects",
+    "logs": "/logs",
+    "log_levels": "/logs/levels",
     "tables": "/tables",
     "health": "/health",
+    "ping": "/ping",
     "stats": "/stats",
     "metrics": "/metrics",
+}
+TEMPLATES = {
+    "user": "/users/{email}",
+    "country": "/countries/{code}",
+    "table": "/tables/{name}",
+}
+PUSH = {
+    "ingest_logs": "/ingest/logs",
+    "create_user": "/users",
 }
 
 
 @router.get("/", summary="Links to every endpoint")
 async def root() -> dict[str, Any]:
-    return {"name": "dataplatform serving API", "links": LINKS}
+    """`links`: what a GET answers as it is; `templates`: with a path parameter to fill in;
+    `push`: the write endpoints (POST, with an `X-API-Key`)."""
+    return {
+        "name": "dataplatform serving API",
+        "links": LINKS,
+        "templates": TEMPLATES,
+        "push": PUSH,
+    }
 
 
 @router.get("/ping", summary="Liveness (no database)")
