@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from orchestration.contracts import Contract
 from serving.deps import Context, ListParams
 from serving.listing import Listing
-from serving.params import Param, openapi, parse
+from serving.params import Param, for_contract, openapi, parse
 from serving.query import Condition, Filter
 from serving.schemas import list_model
 
@@ -54,6 +54,7 @@ def list_route(
     filters and conditions; `search` and the paging parameters are handled here, and every
     undeclared parameter is a `col__op=value` filter.
     """
+    params = for_contract(params, contract)
     names = frozenset(p.name for p in params)
 
     def decorate(where: Where) -> Where:

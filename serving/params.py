@@ -11,27 +11,70 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from fastapi import Request
 
+from orchestration.contracts import Contract
 from serving.core.errors import ApiError
+from serving.query import sort_choices, sortable
 
 TRUE = {"true": True, "1": True, "yes": True, "on": True}
 FALSE = {"false": False, "0": False, "no": False, "off": False}
 
 
+# The forms of a time that every time parameter accepts (`since`, `until`, `hour_from`,
+# `hour_to`): ISO 8601, UTC when no offset is given; and the hourly partition key, as Dagster and
+# the `hour` columns spell it.
+TIME_FORMS = (
+    "an ISO 8601 time: `2024-03-01`, `2024-03-01T14:05`, `2024-03-01T14:05:09`, "
+    "`2024-03-01T14:05:09.5Z` or `2024-03-01T14:05:09+02:00` (UTC when no offset is given; "
+    "the hour key `2024-03-01-14:00` also)"
+)
+TIME_PATTERN = (
+    r"\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}:\d{2})?)?"
+    r"|\d{4}-\d{2}-\d{2}-\d{2}:00"
+)
+# The same forms, read apart. A `+` left unencoded in a URL arrives as a space: before an offset
+# it is read as the `+` it was.
+_TIME = re.compile(
+    r"(?P<date>\d{4}-\d{2}-\d{2})"
+    r"(?:T(?P<time>\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?)(?P<offset>Z|[+ -]\d{2}:\d{2})?"
+    r"|-(?P<hour>\d{2}:00))?"
+)
+
+
+def parse_time(raw: str) -> dt.datetime | None:
+    """`raw` in one of the `TIME_FORMS`, as an aware UTC datetime; None when it is not one."""
+    m = _TIME.fullmatch(raw)
+    if m is None:
+        return None
+    offset = (m["offset"] or "").replace("Z", "+00:00").replace(" ", "+")
+    value = dt.datetime.fromisoformat(f"{m['date']}T{m['time'] or m['hour'] or '00:00'}{offset}")
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC)
+
+
+def _number(value: float | None) -> str:
+    return "" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
+
+
 @dataclass(frozen=True)
 class Param:
     name: str
-    kind: str  # int, float, str, bool, date, enum
+    kind: str  # int, float, str, bool, date, time, enum
     description: str = ""
     ge: float | None = None
     le: float | None = None
     max_length: int | None = None
     pattern: str | None = None
     enum: tuple[str, ...] = ()
+    # What a valid value is, in words, for the error message (derived from the kind if empty),
+    # and the valid values when they can be listed (the enum's if empty).
+    expects: str = ""
+    valid: tuple[str, ...] = ()
 
     def schema(self) -> dict[str, Any]:
         types = {"int": "integer", "float": "number", "bool": "boolean", "date": "string"}
@@ -40,12 +83,13 @@ class Param:
             schema["format"] = "date"
         if self.enum:
             schema["enum"] = list(self.enum)
+        pattern = TIME_PATTERN if self.kind == "time" else self.pattern
         for key, value in (
             ("minimum", self.ge),
             ("maximum", self.le),
             ("maxLength", self.max_length),
             # JSON Schema patterns match anywhere; `parse` matches the whole value.
-            ("pattern", None if self.pattern is None else f"^(?:{self.pattern})$"),
+            ("pattern", None if pattern is None else f"^(?:{pattern})$"),
         ):
             if value is not None:
                 schema[key] = value
@@ -57,24 +101,45 @@ class Param:
             "schema": schema,
         }
 
+    def expected(self) -> str:
+        """A valid value, in words: `one of: json, csv`, `an integer from 1 to 100`, ..."""
+        if self.expects:
+            return self.expects
+        if self.enum:
+            return f"one of: {', '.join(self.enum)}"
+        bounds = ""
+        if self.ge is not None and self.le is not None:
+            bounds = f" from {_number(self.ge)} to {_number(self.le)}"
+        return {
+            "int": f"an integer{bounds}",
+            "float": f"a number{bounds}",
+            "bool": "true or false (or 1/0, yes/no, on/off)",
+            "date": "a date as YYYY-MM-DD, e.g. 2024-03-01",
+            "time": TIME_FORMS,
+        }.get(
+            self.kind,
+            f"text of at most {self.max_length} characters" if self.max_length else "text",
+        )
+
     def parse(self, raw: str) -> Any:
         try:
             value = self._convert(raw)
         except (ValueError, TypeError, OverflowError):
             value = None
+        if value is not None and (
+            (self.ge is not None and value < self.ge) or (self.le is not None and value > self.le)
+        ):
+            value = None
         if value is None:
+            expected = self.expected().replace("`", "")  # Markdown in the docs, not here
+            detail: dict[str, Any] = {"in": "query", "name": self.name, "message": expected}
+            if self.valid or self.enum:
+                detail["valid"] = list(self.valid or self.enum)
             raise ApiError(
                 400,
                 "invalid_parameter",
-                f"invalid {self.name}: {raw[:80]!r} is not a valid {self.kind}",
-                [{"in": "query", "name": self.name, "message": f"expected {self.kind}"}],
-            )
-        if (self.ge is not None and value < self.ge) or (self.le is not None and value > self.le):
-            raise ApiError(
-                400,
-                "invalid_parameter",
-                f"invalid {self.name}: must be between {self.ge} and {self.le}",
-                [{"in": "query", "name": self.name, "message": "out of range"}],
+                f"{self.name} must be {expected}; got {raw[:80]!r}",
+                [detail],
             )
         return value
 
@@ -89,6 +154,8 @@ class Param:
             return TRUE.get(key, FALSE.get(key))
         if self.kind == "date":
             return dt.date.fromisoformat(raw) if len(raw) == 10 else None
+        if self.kind == "time":
+            return parse_time(raw)
         if self.max_length is not None and len(raw) > self.max_length:
             raise ValueError
         if self.pattern is not None and not re.fullmatch(self.pattern, raw):
@@ -128,6 +195,22 @@ SEARCH = Param(
     "Full-text search (FTS5 on SQLite, tsvector + GIN on PostgreSQL): every word must match.",
     max_length=500,
 )
+
+
+def for_contract(params: tuple[Param, ...], contract: Contract) -> tuple[Param, ...]:
+    """`params` with `sort` describing, and its errors listing, the columns of `contract`."""
+    columns = ", ".join(sortable(contract))
+    return tuple(
+        replace(
+            p,
+            description=f"{p.description} Columns: {columns}.",
+            expects=sort_choices(contract),
+            valid=tuple(sortable(contract)),
+        )
+        if p.name == "sort"
+        else p
+        for p in params
+    )
 
 
 def openapi(params: tuple[Param, ...] | list[Param], filters: str = "") -> dict[str, Any]:

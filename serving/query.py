@@ -187,23 +187,29 @@ class Order:
         return [[c.name, d] for c, d in self.terms]
 
 
+def sortable(contract: Contract) -> list[str]:
+    return [c.name for c in contract.columns if c.type != "json"]
+
+
+def sort_choices(contract: Contract) -> str:
+    """The valid values of `sort` on `contract`, in words."""
+    return f"one of: {', '.join(sortable(contract))} (`-column` sorts descending)"
+
+
 def parse_sort(contract: Contract, sort: str | None) -> Order:
     pk = [contract.column(c) for c in primary_key(contract)]
     if not sort:
         return Order(tuple((c, False) for c in pk))
     desc = sort.startswith("-")
     name = sort.lstrip("-+ ")
-    try:
-        col = contract.column(name)
-    except KeyError:
+    col = next((c for c in contract.columns if c.name == name and c.type != "json"), None)
+    if col is None:
         raise ApiError(
             400,
             "invalid_sort",
-            f"cannot sort on {name[:60]!r}",
-            {"sortable": [c.name for c in contract.columns if c.type != "json"]},
-        ) from None
-    if col.type == "json":
-        raise ApiError(400, "invalid_sort", f"cannot sort on the json column {name}")
+            f"sort must be {sort_choices(contract).replace('`', '')}; got {sort[:60]!r}",
+            {"sortable": sortable(contract)},
+        )
     # The key breaks ties in the sort's direction, so one index serves both.
     return Order(((col, desc), *((c, desc) for c in pk if c.name != col.name)))
 

@@ -15,10 +15,12 @@ from serving.query import Filter, parse_filter
 
 router = APIRouter(tags=["data"], responses=ERROR_RESPONSES)
 RECORDS = CONTRACTS["records"]
+# The sources the `records` asset unifies (`orchestration.defs.records.source_queries`).
+SOURCES = ("users", "posts", "countries", "sales")
 PARAMS = (
     *LIST,
     SEARCH,
-    Param("source", "str", "Only records of this source: users, posts, ...", max_length=64),
+    Param("source", "enum", f"Only records of this source: {', '.join(SOURCES)}.", enum=SOURCES),
 )
 
 

@@ -12,13 +12,15 @@ from serving.catalog import LEDGER, Catalog
 from serving.core.errors import ERROR_RESPONSES, ApiError, ErrorEnvelope
 from serving.deps import ListParams
 from serving.listing import Listing, cache_headers, json_response, not_modified
-from serving.params import LIST, SEARCH, openapi, parse
+from serving.params import LIST, SEARCH, for_contract, openapi, parse
 from serving.query import OPERATORS, primary_key
 from serving.schemas import AnyRowsPage, TablesAnswer
 
 router = APIRouter(tags=["tables"], responses=ERROR_RESPONSES)
 PARAMS = (*LIST, SEARCH)
 NAMES = frozenset(p.name for p in PARAMS)
+# Per table: `sort` names its columns in its errors.
+TABLE_PARAMS = {name: for_contract(PARAMS, contract) for name, contract in CONTRACTS.items()}
 
 
 def _operators(col_type: str) -> list[str]:
@@ -91,7 +93,7 @@ async def table_rows(
     contract = CONTRACTS.get(name)
     if contract is None:
         raise ApiError(404, "not_found", f"no table {name[:64]!r}", {"tables": list(CONTRACTS)})
-    q = parse(request, PARAMS)
+    q = parse(request, TABLE_PARAMS[name])
     listing = Listing(
         request, request.app.state.ctx, contract, search=q.get("search"), declared=NAMES
     )
