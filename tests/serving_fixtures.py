@@ -31,6 +31,7 @@ def materialize_all(root: Path, warehouse_url: str, source_url: str) -> None:
     from dagster import DagsterInstance, materialize
 
     from orchestration.definitions import all_assets
+    from orchestration.resources.quality import QualityThresholds
     from orchestration.resources.sources import (
         CsvLandingResource,
         GraphQLResource,
@@ -47,6 +48,7 @@ def materialize_all(root: Path, warehouse_url: str, source_url: str) -> None:
         "landing": CsvLandingResource(location=str(landing)),
         "rest_api": RestApiResource(base_url=source_url, page_size=50),
         "graphql_api": GraphQLResource(base_url=f"{source_url}/graphql"),
+        "quality": QualityThresholds(),
     }
     instance = DagsterInstance.ephemeral()
 
