@@ -158,3 +158,11 @@ def test_the_time_parameters_are_documented_alike(client: TestClient) -> None:
     for p in params.values():
         assert p["schema"] == {"type": "string", "pattern": f"^(?:{TIME_PATTERN})$"}
         assert p["description"].endswith(f": {TIME_FORMS}.")
+
+
+def test_data_offers_the_sources_records_unifies(tmp_path: Any) -> None:
+    from orchestration.defs.records.assets import source_queries
+    from serving.routes.data import SOURCES
+
+    wh = open_warehouse(f"sqlite:///{tmp_path / 'w.db'}")
+    assert tuple(source_queries(wh)) == SOURCES
