@@ -16,11 +16,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orchestration.contracts import CONTRACTS
+from orchestration.contracts.datasets import LANDING_LOGS, LANDING_USERS
 from orchestration.storage.warehouse import quote
 from serving.db.base import Database, DatabaseUnavailable, QueryTimeout
 
 log = logging.getLogger("serving.catalog")
 LEDGER = "partition_ledger"
+# Written by the push endpoints, not by runs, so not in the ledger: append-only, and their `id`
+# grows in commit order (a row never appears below an id already seen).
+LANDING = (LANDING_LOGS.name, LANDING_USERS.name)
 
 
 @dataclass(frozen=True)
@@ -30,12 +34,24 @@ class LedgerEntry:
     rows: int
 
 
+@dataclass(frozen=True)
+class Appended:
+    """What a landing table holds: its rows, exact, up to `last_id`, the last received at
+    `last_write` (ISO 8601, UTC)."""
+
+    rows: int = 0
+    last_id: int | None = None
+    last_write: str | None = None
+
+
 @dataclass
 class Snapshot:
     tables: set[str] = field(default_factory=set)
     ledger: dict[str, LedgerEntry] = field(default_factory=dict)
     read_at: float = 0.0  # monotonic
     ok: bool = False
+    # The highest `id` of each existing landing table (None while it is empty).
+    landing: dict[str, int | None] = field(default_factory=dict)
 
 
 class Catalog:
@@ -46,6 +62,7 @@ class Catalog:
         self._lock = asyncio.Lock()
         self._counts: dict[tuple[str, str], int] = {}
         self._count_locks: dict[str, asyncio.Lock] = {}
+        self._appended: dict[str, Appended] = {}
 
     async def refresh(self) -> Snapshot:
         db = self.db
@@ -58,7 +75,13 @@ class Catalog:
                 kind="version",
             )
             ledger = {r[0]: LedgerEntry(r[1], int(r[2]), int(r[3] or 0)) for r in rows}
-        self.snapshot = Snapshot(tables, ledger, time.monotonic(), True)
+        landing: dict[str, int | None] = {}
+        if names := [t for t in LANDING if t in tables]:
+            # One statement: the end of each landing table's primary key.
+            maxima = ", ".join(f"(SELECT MAX(id) FROM {quote(t)})" for t in names)
+            (row,) = await db.fetch(f"SELECT {maxima}", kind="version")
+            landing = {t: None if v is None else int(v) for t, v in zip(names, row, strict=True)}
+        self.snapshot = Snapshot(tables, ledger, time.monotonic(), True, landing)
         return self.snapshot
 
     async def current(self) -> Snapshot:
@@ -94,6 +117,14 @@ class Catalog:
         return f"{entry.last_write}/{entry.partitions}" if entry else None
 
     @staticmethod
+    def last_write(snap: Snapshot, table: str) -> str | None:
+        """When a run last wrote `table` (for the ledger itself: any table); None if never."""
+        if table == LEDGER:
+            return max((e.last_write for e in snap.ledger.values()), default=None)
+        entry = snap.ledger.get(table)
+        return entry.last_write if entry else None
+
+    @staticmethod
     def etag(version: str, *parts: Any) -> str:
         digest = hashlib.blake2b(repr((version, *parts)).encode(), digest_size=12).hexdigest()
         return f'"{digest}"'
@@ -115,6 +146,30 @@ class Catalog:
                     del self._counts[stale]
                 self._counts[key] = int(rows[0][0])
         return self._counts[key]
+
+    async def appended(self, table: str) -> Appended:
+        """The rows of landing table `table`, exact: counted whole once, then only those past
+        the last id counted (rows are never deleted, and ids grow in commit order)."""
+        lock = self._count_locks.setdefault(table, asyncio.Lock())
+        async with lock:
+            seen = self._appended.get(table, Appended())
+            db, p = self.db, self.db.placeholder
+            where, params = (
+                ("", []) if seen.last_id is None else (f"WHERE id > {p}", [seen.last_id])
+            )
+            ((added, last_id),) = await db.fetch(
+                f"SELECT COUNT(*), MAX(id) FROM {quote(table)} {where}", params, kind="count"
+            )
+            if last_id is None:
+                return seen
+            received = await db.fetch(
+                f"SELECT {db.timestamp_text('received_at')} FROM {quote(table)} WHERE id = {p}",
+                [last_id],
+                kind="count",
+            )
+            seen = Appended(seen.rows + int(added), int(last_id), received[0][0])
+            self._appended[table] = seen
+            return seen
 
     def contract_tables(self, snap: Snapshot) -> list[str]:
         return [name for name in CONTRACTS if name in snap.tables]

@@ -147,11 +147,26 @@ class RunInfo(BaseModel):
 class Freshness(BaseModel):
     last_write: dt.datetime | None
     age_s: float | None
-    stale: bool
+    stale: bool = Field(..., description="`state` is `stale` or `not written`.")
+    state: str = Field(
+        ...,
+        description=(
+            "`fresh`; `stale`: no write for over `SERVING_FRESHNESS_MAX_AGE_S`; `not written`: "
+            "the table exists but no run has written it yet; `push`: a landing table, appended "
+            "to by the push endpoints (`last_write` is the last push; never stale)."
+        ),
+    )
 
 
 class HealthAnswer(BaseModel):
-    status: str = Field(..., description="`ok`, or `unavailable` (503) without a warehouse.")
+    status: str = Field(
+        ...,
+        description=(
+            "`ok`; `empty` when the warehouse answers but no pipeline run has written it yet; "
+            "`unavailable` (503) when it cannot be reached."
+        ),
+    )
+    message: str = Field(..., description="The status in a sentence.")
     database: DatabaseStatus
     last_run: RunInfo | None = None
     tables: dict[str, Freshness] = Field(default_factory=dict)

@@ -11,6 +11,7 @@ import logging
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -125,6 +126,80 @@ def test_health_is_503_when_the_sqlite_file_does_not_exist_yet(tmp_path: Path) -
         write_tie_records(url, n=5)
         assert client.get("/health").status_code == 200
         assert len(client.get("/data").json()["data"]) == 5
+
+
+def test_health_on_a_fresh_install_says_no_run_has_written_yet(tmp_path: Path) -> None:
+    path = tmp_path / "fresh.db"
+    with client_for(f"sqlite:///{path}", version_refresh_ms=0) as client:
+        missing = client.get("/health")
+        assert missing.status_code == 503
+        assert missing.json()["status"] == "unavailable"
+        assert missing.json()["message"] == (
+            f"the warehouse cannot be reached: the warehouse file {path} does not exist: "
+            "a pipeline run or a push creates it"
+        )
+
+
+def test_health_and_tables_before_and_after_the_first_run(warehouse_url: str) -> None:
+    key = {"X-API-Key": "k"}
+    log = {"timestamp": "2024-03-01T10:00:00Z", "service": "a", "severity": "INFO", "message": "m"}
+    if warehouse_url.startswith("sqlite"):  # an empty database, as PostgreSQL's starts
+        sqlite3.connect(sqlite_path(warehouse_url)).close()
+    with client_for(warehouse_url, version_refresh_ms=0, api_keys="k") as client:
+        empty = client.get("/health")
+        assert empty.status_code == 200, empty.text
+        assert empty.json()["status"] == "empty" and empty.json()["tables"] == {}
+        assert empty.json()["message"] == (
+            "the warehouse answers, but no pipeline run has written it yet: its tables fill on "
+            "the first materialization of the assets"
+        )
+        user = {"name": "Ada", "email": "ada@example.org", "role": "admin"}
+        assert client.post("/users", json=user, headers=key).status_code == 201
+        assert client.post("/ingest/logs", json=[log] * 3, headers=key).status_code == 201
+
+        pushed = client.get("/health").json()
+        assert pushed["status"] == "empty"
+        assert pushed["message"].endswith("; 4 pushed record(s) wait in the landing tables")
+        # The push made an empty `users`: no run has written it, which is not "stale data".
+        assert pushed["tables"]["users"] == {
+            "last_write": None,
+            "age_s": None,
+            "stale": True,
+            "state": "not written",
+        }
+        for name in ("landing_logs", "landing_users"):
+            assert pushed["tables"][name]["state"] == "push", name
+            assert pushed["tables"][name]["stale"] is False, name
+            assert pushed["tables"][name]["last_write"] is not None, name
+
+        tables = client.get("/tables")
+        listed = {t["name"]: t for t in tables.json()["data"]}
+        assert (listed["landing_logs"]["rows"], listed["landing_users"]["rows"]) == (3, 1)
+        last_push = pushed["tables"]["landing_logs"]["last_write"]
+        assert listed["landing_logs"]["last_write"] == last_push
+        etag = tables.headers["etag"]
+        assert client.get("/tables", headers={"If-None-Match": etag}).status_code == 304
+        assert client.post("/ingest/logs", json=[log] * 2, headers=key).status_code == 201
+        again = client.get("/tables", headers={"If-None-Match": etag})
+        assert again.status_code == 200
+        assert {t["name"]: t["rows"] for t in again.json()["data"]}["landing_logs"] == 5
+
+        write_tie_records(warehouse_url, n=5)
+        ran = client.get("/health").json()
+        assert ran["status"] == "ok"
+        assert ran["tables"]["records"]["state"] == "fresh"
+        assert ran["tables"]["partition_ledger"]["state"] == "fresh"
+        last = ran["tables"]["records"]["last_write"]
+        assert ran["message"] == (
+            f"1 table(s) written by the pipeline, the last at {last}; none stale; not written by "
+            "any run yet: users; no run recorded in pipeline_runs yet"
+        )
+    with client_for(warehouse_url, version_refresh_ms=0, freshness_max_age_s=1) as client:
+        time.sleep(1.1)
+        old = client.get("/health").json()
+        assert old["tables"]["records"]["state"] == "stale"
+        assert "; stale (no write for over 1 s): records, partition_ledger;" in old["message"]
+        assert old["tables"]["landing_logs"]["stale"] is False
 
 
 def _create_runs(url: str) -> None:

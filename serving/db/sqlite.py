@@ -37,6 +37,7 @@ INLINE_BUDGET_MS = 5
 TRY_INLINE_MS = 2
 # What `search()` puts in a statement; such statements skip the inline attempt.
 FTS_MATCH = " MATCH ?"
+MISSING = "the warehouse file {} does not exist: a pipeline run or a push creates it"
 
 
 def sqlite_path(url: str) -> Path:
@@ -129,7 +130,7 @@ class SQLiteDatabase(Database):
         if conn is not None:
             conn.close()
         if not self.path.exists():
-            raise DatabaseUnavailable(f"the warehouse file {self.path} does not exist")
+            raise DatabaseUnavailable(MISSING.format(self.path))
         conn = _Conn(self.path, busy_timeout_ms or self.query_timeout_ms)
         self._local.conn, self._local.generation = conn, self._generation
         with self._lock:
@@ -143,7 +144,7 @@ class SQLiteDatabase(Database):
         if conn is not None and conn.stat != current:
             self._generation += 1
         if current is None:
-            raise DatabaseUnavailable(f"the warehouse file {self.path} does not exist")
+            raise DatabaseUnavailable(MISSING.format(self.path))
 
     async def _run(self, fn: Callable[[], Any]) -> Any:
         if self._executor is None:

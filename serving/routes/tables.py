@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
 from orchestration.contracts import CONTRACTS
-from serving.catalog import LEDGER, Catalog
+from serving.catalog import LANDING, LEDGER, Catalog
 from serving.core.errors import ERROR_RESPONSES, ApiError, ErrorEnvelope
 from serving.deps import ListParams
 from serving.listing import Listing, cache_headers, json_response, not_modified
@@ -33,12 +33,17 @@ def _operators(col_type: str) -> list[str]:
 
 @router.get("/tables", response_model=TablesAnswer, summary="Materialized tables")
 async def list_tables(request: Request) -> Response:
-    """Every materialized contract table: its exact row count (computed once per write), its
-    last write and partitions from `partition_ledger`, its key and columns with their filters."""
+    """Every contract table in the warehouse: its exact row count (computed once per write; for
+    the landing tables, which the push endpoints append to, once per new row), its last write and
+    partitions from `partition_ledger` (the last push for a landing table), its key and columns
+    with their filters."""
     ctx = request.app.state.ctx
     snap = await ctx.catalog.current()
     version = Catalog.version(snap, LEDGER)
-    etag = Catalog.etag(version, "/tables", sorted(snap.tables)) if version else None
+    if version is None and snap.landing:
+        version = "-"  # pushed rows but no run yet: the landing ids below tell the versions
+    landing = sorted(snap.landing.items())
+    etag = Catalog.etag(version, "/tables", sorted(snap.tables), landing) if version else None
     headers = cache_headers(ctx, etag)
     if etag and not_modified(request, etag):
         return Response(status_code=304, headers=headers)
@@ -47,14 +52,18 @@ async def list_tables(request: Request) -> Response:
         contract = CONTRACTS[name]
         entry = snap.ledger.get(name)
         rows = await ctx.catalog.exact_count(snap, name) if entry else None
+        last_write = Catalog.last_write(snap, name)
         if name == LEDGER:
             rows = sum(e.partitions for e in snap.ledger.values())
+        elif name in LANDING:
+            appended = await ctx.catalog.appended(name)
+            rows, last_write = appended.rows, appended.last_write
         data.append(
             {
                 "name": name,
                 "description": contract.description,
                 "rows": rows,
-                "last_write": entry.last_write if entry else None,
+                "last_write": last_write,
                 "partitions": entry.partitions if entry else None,
                 "key": list(primary_key(contract)),
                 "partition_column": contract.partition_column,
