@@ -168,7 +168,7 @@ def test_the_image_builds_from_files_that_exist():
 def test_the_production_instance_config_is_valid(monkeypatch, tmp_path):
     from dagster._core.instance.config import dagster_instance_config
 
-    (tmp_path / "dagster.yaml").write_text((ROOT / "dagster.yaml").read_text())
+    (tmp_path / "dagster.yaml").write_text((ROOT / "deploy/production/dagster.yaml").read_text())
     for var in ("DAGSTER_PG_USER", "DAGSTER_PG_PASSWORD", "DAGSTER_PG_HOST", "DAGSTER_PG_DB"):
         monkeypatch.setenv(var, "x")
     config, _ = dagster_instance_config(str(tmp_path))

@@ -30,6 +30,7 @@ from kubernetes.client import ApiClient
 ROOT = Path(__file__).resolve().parent.parent
 DOCKER = ROOT / "deploy/docker"
 K8S = ROOT / "deploy/k8s"
+PRODUCTION = ROOT / "deploy/production/dagster.yaml"
 INSTANCES = {"docker": DOCKER / "dagster.yaml", "k8s": K8S / "dagster.yaml"}
 PG_VARS = ("DAGSTER_PG_USER", "DAGSTER_PG_PASSWORD", "DAGSTER_PG_HOST", "DAGSTER_PG_DB")
 
@@ -130,7 +131,7 @@ def k8s_launcher(tmp_path: Path) -> K8sRunLauncher:
 @pytest.mark.parametrize("name", sorted(INSTANCES))
 def test_the_instance_is_the_production_one_but_for_its_run_launcher(name):
     deploy = read(INSTANCES[name])
-    production = read(ROOT / "dagster.yaml")
+    production = read(PRODUCTION)
     assert "run_launcher" not in production
     launcher = deploy.pop("run_launcher")
     # Same PostgreSQL storage (secrets from DAGSTER_PG_*), queue, retries, monitoring, telemetry.
@@ -290,7 +291,7 @@ def test_the_helm_values_describe_the_same_instance():
     assert code["codeServerArgs"] == command[command.index("-m") : command.index("-m") + 2]
     assert code["port"] == int(command[command.index("-p") + 1])
 
-    production = read(ROOT / "dagster.yaml")
+    production = read(PRODUCTION)
     daemon = VALUES["dagsterDaemon"]
     queued = daemon["runCoordinator"]["config"]["queuedRunCoordinator"]
     assert queued["maxConcurrentRuns"] == production["concurrency"]["runs"]["max_concurrent_runs"]

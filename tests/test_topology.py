@@ -72,7 +72,7 @@ def test_processes_run_and_backfill_on_postgres_and_s3(
     base = postgres_admin.rsplit("/", 1)[0]
     home = tmp_path / "dagster_home"
     home.mkdir()
-    shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
+    shutil.copy(ROOT / "deploy/production/dagster.yaml", home / "dagster.yaml")
     # The drops arrive in the bucket; the processes see no local landing folder or lake.
     landing = Lake(f"s3://{S3_BUCKET}/topology/landing", s3_endpoint)
     for drop in write_drops(tmp_path / "drops", date(2024, 3, 1), 2, 400):
