@@ -221,7 +221,7 @@ def _dagster_setup(spec: dict[str, Any]) -> dict[str, Any]:
     if instance.is_ephemeral:
         raise RuntimeError("expected a persistent instance")
     return {
-        "job": defs.get_job_def("sales_job"),
+        "job": defs.resolve_job_def("sales_job"),
         "instance": instance,
         "check_steps": {c.node_def.name for c in all_checks},
         "timer": timer,
