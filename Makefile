@@ -13,9 +13,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-## Start the sample sources, materialize every asset, serve the UI on :3000 (Ctrl-C stops).
+## Start the sample sources, materialize every asset, serve the UI on :3000 and the API on :8000
+## (Ctrl-C stops). The terminal ends with their addresses; the logs go to data/logs/ (LOG_DIR),
+## or to the terminal with VERBOSE=1.
 run: $(STAMP)
-	$(BIN)/python -m orchestration.cli run
+	$(BIN)/python -m orchestration.cli run$(if $(filter-out 0,$(VERBOSE)), --verbose)
 
 ## Materialize every asset headless, then print each table with its row count.
 demo: $(STAMP)

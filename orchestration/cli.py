@@ -2,9 +2,11 @@
 
 `demo` materializes every asset from the sources (the bundled stand-ins unless REST_API_URL /
 GRAPHQL_API_URL point elsewhere) into the embedded warehouse and lake, then prints each table's
-row count. `run` does the same, then serves the Dagster UI (and the serving API when present)
-until Ctrl-C. `backfill --from D1 --to D2` backfills the sales days through the running
-webserver, as one run.
+row count. `run` does the same, then serves the Dagster UI (`dg dev`) and the serving API until
+Ctrl-C; its terminal shows a few progress lines and ends with a banner of addresses, while the
+step, daemon and API logs go to files under LOG_DIR (default data/logs; `--verbose` prints them
+instead). `backfill --from D1 --to D2` backfills the sales days through the running webserver,
+as one run.
 """
 
 from __future__ import annotations
@@ -12,14 +14,15 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import IO
 
 from dagster import DagsterInstance
 
@@ -37,9 +40,89 @@ API_PORT = int(os.environ.get("API_PORT", "8000"))
 # The key `make run` gives the API's push endpoints when SERVING_API_KEYS is unset.
 DEV_API_KEY = "dev-key"
 SAMPLE_DROPS = {"start": date(2024, 3, 1), "days": 5, "rows": 5200}
+# The embedded instance: its config is kept in the repository and copied into DAGSTER_HOME.
+EMBEDDED_DAGSTER_YAML = ROOT / "deploy" / "embedded" / "dagster.yaml"
+DEFAULT_DAGSTER_HOME = ROOT / "data" / "dagster_home"
+# `run`'s log files, in LOG_DIR.
+DAGSTER_LOG, SERVING_LOG, SOURCES_LOG = "dagster.log", "serving.log", "sample-sources.log"
+
+Say = Callable[[str], None]
 
 
-def _wait_for_http(url: str, timeout_s: float = 20.0) -> None:
+def _shown(path: Path) -> str:
+    """`path` as a user would type it: relative to the working directory when under it."""
+    with contextlib.suppress(ValueError):
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    return str(path)
+
+
+class Console:
+    """Where `run` writes. Quiet (a log directory given): the few lines a user reads go to the
+    terminal, everything else (Dagster's step logs, warnings, the child processes' output) to
+    files in the log directory. Verbose (no log directory): everything on the terminal."""
+
+    def __init__(self, log_dir: Path | None) -> None:
+        self.log_dir = log_dir
+        self.terminal: IO[str] = sys.stdout
+
+    def say(self, text: str = "") -> None:
+        print(text, file=self.terminal, flush=True)
+        if self.terminal is not sys.stdout:
+            print(text, flush=True)  # the log keeps the same landmarks
+
+    def log(self, name: str) -> IO[bytes] | None:
+        """A log file for a child process to append to (None: let it inherit the terminal)."""
+        if self.log_dir is None:
+            return None
+        return (self.log_dir / name).open("ab")
+
+    @contextlib.contextmanager
+    def quiet(self) -> Iterator[None]:
+        """This process's stdout and stderr (the file descriptors, so that Dagster's console
+        logger, warnings and anything inherited by children follow) into LOG_DIR/dagster.log;
+        the terminal keeps a descriptor of its own for `say`."""
+        if self.log_dir is None:
+            yield
+            return
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        for name in (DAGSTER_LOG, SERVING_LOG, SOURCES_LOG):
+            log = self.log_dir / name
+            if log.exists():  # the previous run's, kept once
+                log.replace(log.with_name(f"{name}.1"))
+        sys.stdout.flush()
+        sys.stderr.flush()
+        saved = os.dup(1), os.dup(2)
+        self.terminal = os.fdopen(os.dup(1), "w", buffering=1)
+        fd = os.open(self.log_dir / DAGSTER_LOG, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        os.close(fd)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+            self.terminal.close()
+            self.terminal = sys.stdout
+
+
+@dataclass
+class Service:
+    """A child process `run` started, with what to tell a user about it."""
+
+    name: str
+    proc: subprocess.Popen[bytes]
+    log: str | None = None  # where its output goes (None: the terminal)
+
+    def poll(self) -> int | None:
+        return self.proc.poll()
+
+
+def _wait_for_http(url: str, timeout_s: float = 20.0, service: Service | None = None) -> None:
     import httpx
 
     deadline = time.monotonic() + timeout_s
@@ -48,51 +131,73 @@ def _wait_for_http(url: str, timeout_s: float = 20.0) -> None:
             httpx.get(url, timeout=1.0)
             return
         except httpx.TransportError:
+            if service is not None and service.poll() is not None:
+                where = f"; its log: {service.log}" if service.log else ""
+                raise RuntimeError(
+                    f"{service.name} exited (code {service.poll()}) before answering{where}"
+                ) from None
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{url} did not answer within {timeout_s:.0f}s") from None
             time.sleep(0.2)
 
 
-def _start(cmd: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    # A process group of its own: Ctrl-C reaches it through us, and `dagster dev` only
-    # honours SIGINT when it was not started with SIGINT ignored.
-    return subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
+def _start(name: str, cmd: list[str], env: dict[str, str], log: IO[bytes] | None = None) -> Service:
+    # A process group of its own: Ctrl-C reaches it through us, and `dg dev` only honours
+    # SIGINT when it was not started with SIGINT ignored.
+    proc = subprocess.Popen(
+        cmd,
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT if log else None,
+        start_new_session=True,
+    )
+    if log is not None:
+        log.close()  # the child holds its own descriptor
+    return Service(name, proc, _shown(Path(log.name)) if log else None)
 
 
-def _stop(procs: list[subprocess.Popen[bytes]]) -> None:
-    for proc in reversed(procs):
-        if proc.poll() is None:
+def _stop(services: list[Service]) -> None:
+    for service in reversed(services):
+        if service.poll() is None:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGINT)
-    for proc in reversed(procs):
+                os.killpg(service.proc.pid, signal.SIGINT)
+    for service in reversed(services):
         try:
-            proc.wait(timeout=15)
+            service.proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
+                os.killpg(service.proc.pid, signal.SIGKILL)
 
 
 @contextlib.contextmanager
-def sample_sources(procs: list[subprocess.Popen[bytes]]) -> Iterator[None]:
+def sample_sources(
+    services: list[Service], say: Say = print, log: IO[bytes] | None = None
+) -> Iterator[None]:
     """Start the bundled REST/GraphQL stand-ins unless both source URLs are set."""
     if os.environ.get("REST_API_URL") and os.environ.get("GRAPHQL_API_URL"):
+        if log is not None:
+            log.close()
         yield
         return
     url = f"http://127.0.0.1:{SAMPLE_PORT}"
-    proc = _start(
+    service = _start(
+        "the sample sources",
         [sys.executable, "-m", "sample_sources", "serve", "--port", str(SAMPLE_PORT)],
         dict(os.environ),
+        log,
     )
-    procs.append(proc)
-    _wait_for_http(f"{url}/_health")
+    services.append(service)
+    _wait_for_http(f"{url}/_health", service=service)
     os.environ.setdefault("REST_API_URL", url)
     os.environ.setdefault("GRAPHQL_API_URL", f"{url}/graphql")
     rest, graphql = os.environ["REST_API_URL"], os.environ["GRAPHQL_API_URL"]
-    print(f"sample sources: REST {rest}, GraphQL {graphql}")
+    say(f"sample sources: REST {rest}, GraphQL {graphql}")
     yield
 
 
-def ensure_sample_drops() -> None:
+def ensure_sample_drops(say: Say = print) -> None:
     """Write the bundled sales drops when the landing folder has none."""
     landing = os.environ.get("LANDING_DIR", "data/landing")
     if landing.startswith("s3://") or CsvLandingResource(location=landing).drops():
@@ -100,18 +205,24 @@ def ensure_sample_drops() -> None:
     from sample_sources.sales import write_drops
 
     files = write_drops(Path(landing), **SAMPLE_DROPS)
-    print(f"wrote {len(files)} sample sales drops to {landing}/sales/")
+    say(f"wrote {len(files)} sample sales drops to {landing}/sales/")
 
 
 def ensure_dagster_home() -> DagsterInstance:
-    home = Path(os.environ.setdefault("DAGSTER_HOME", str(ROOT / "data" / "dagster_home")))
+    """DAGSTER_HOME with the embedded instance config. The default home under data/ holds a copy
+    of deploy/embedded/dagster.yaml, refreshed when the repository's changes; a home of the
+    user's own keeps whatever dagster.yaml it has."""
+    home = Path(os.environ.setdefault("DAGSTER_HOME", str(DEFAULT_DAGSTER_HOME)))
     home.mkdir(parents=True, exist_ok=True)
-    if not (home / "dagster.yaml").exists():
-        shutil.copy(ROOT / "deploy" / "embedded" / "dagster.yaml", home / "dagster.yaml")
+    target = home / "dagster.yaml"
+    shipped = EMBEDDED_DAGSTER_YAML.read_text()
+    ours = home.resolve() == DEFAULT_DAGSTER_HOME.resolve()
+    if not target.exists() or (ours and target.read_text() != shipped):
+        target.write_text(shipped)
     return DagsterInstance.get()
 
 
-def materialize_everything(instance: DagsterInstance) -> None:
+def materialize_everything(instance: DagsterInstance, say: Say = print) -> None:
     """Run every job once: the REST snapshots, each continent, every landed sales day, records."""
     # Imported here so that the resources see the source URLs set by `sample_sources`.
     from orchestration import definitions
@@ -119,10 +230,13 @@ def materialize_everything(instance: DagsterInstance) -> None:
     defs = definitions.defs
     days = list(CsvLandingResource(**_landing_config()).drops())
 
-    def run(job: str, **kwargs: object) -> None:
-        result = defs.get_job_def(job).execute_in_process(instance=instance, **kwargs)
+    def run(job: str, what: str = "", **kwargs: object) -> None:
+        started = time.monotonic()
+        # resolve_job_def: the jobs are `define_asset_job` ones, bound to the assets here.
+        result = defs.resolve_job_def(job).execute_in_process(instance=instance, **kwargs)
         if not result.success:
-            raise SystemExit(f"{job} failed; see the run in the Dagster UI")
+            raise SystemExit(f"{job} failed; its steps' logs are in Dagster's run {result.run_id}")
+        say(f"materialized {job}{what} in {time.monotonic() - started:.1f} s")
 
     def partition_range(first: str, last: str) -> dict[str, str]:
         return {
@@ -133,10 +247,10 @@ def materialize_everything(instance: DagsterInstance) -> None:
     run("rest_api_job")
     run("countries_job", tags=partition_range(CONTINENTS[0], CONTINENTS[-1]))
     if days:
-        run("sales_job", tags=partition_range(days[0], days[-1]))
+        run("sales_job", f" ({days[0]}...{days[-1]})", tags=partition_range(days[0], days[-1]))
     run("records_job")
     recorded, _ = record_finished_runs(instance, open_warehouse(_warehouse_url()))
-    print(f"recorded {recorded} run(s) in pipeline_runs")
+    say(f"recorded {recorded} run(s) in pipeline_runs")
 
 
 def _landing_config() -> dict[str, str]:
@@ -148,25 +262,31 @@ def _warehouse_url() -> str:
     return os.environ.get("WAREHOUSE_URL", DEFAULT_WAREHOUSE_URL)
 
 
-def print_tables() -> None:
+def table_counts() -> dict[str, int]:
     wh = open_warehouse(_warehouse_url())
-    print(f"\n{'table':<16} {'rows':>8}   ({wh.engine})")
-    for name, contract in CONTRACTS.items():
-        rows = wh.count(contract) if wh.table_exists(name) else 0
+    return {name: wh.count(c) if wh.table_exists(name) else 0 for name, c in CONTRACTS.items()}
+
+
+def print_tables() -> None:
+    engine = open_warehouse(_warehouse_url()).engine
+    print(f"\n{'table':<16} {'rows':>8}   ({engine})")
+    for name, rows in table_counts().items():
         print(f"{name:<16} {rows:>8}")
 
 
 @contextlib.contextmanager
-def embedded_platform() -> Iterator[list[subprocess.Popen[bytes]]]:
+def embedded_platform(
+    say: Say = print, sources_log: IO[bytes] | None = None
+) -> Iterator[list[Service]]:
     """Sources up, drops landed, every asset materialized; yields the processes started."""
-    procs: list[subprocess.Popen[bytes]] = []
+    services: list[Service] = []
     try:
-        with sample_sources(procs):
-            ensure_sample_drops()
-            materialize_everything(ensure_dagster_home())
-            yield procs
+        with sample_sources(services, say, sources_log):
+            ensure_sample_drops(say)
+            materialize_everything(ensure_dagster_home(), say)
+            yield services
     finally:
-        _stop(procs)
+        _stop(services)
 
 
 def demo() -> None:
@@ -175,30 +295,127 @@ def demo() -> None:
     print_tables()
 
 
-def run() -> None:
-    with embedded_platform() as procs:
-        print_tables()
-        env = dict(os.environ)
-        dagster = str(Path(sys.executable).with_name("dagster"))
-        ui = ["dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(UI_PORT)]
-        procs.append(_start([dagster, *ui], env))
-        print(f"\nDagster UI: http://127.0.0.1:{UI_PORT}")
-        if (ROOT / "serving" / "app.py").exists():
-            api = ["-m", "serving", "--host", "127.0.0.1", "--port", str(API_PORT)]
-            # The push endpoints need a key: a development one unless SERVING_API_KEYS is set.
-            api_env = env | {"SERVING_API_KEYS": env.get("SERVING_API_KEYS") or DEV_API_KEY}
-            procs.append(_start([sys.executable, *api], api_env))
-            print(f"Serving API: http://127.0.0.1:{API_PORT}/docs")
-            if not env.get("SERVING_API_KEYS"):
-                print(f"Push endpoints: X-API-Key: {DEV_API_KEY} (set SERVING_API_KEYS to change)")
-        print("Ctrl-C stops everything.")
-        signal.signal(signal.SIGTERM, signal.default_int_handler)
-        try:
-            while all(p.poll() is None for p in procs):
-                time.sleep(0.5)
-            print("a process exited on its own; stopping the others")
-        except KeyboardInterrupt:
-            print("\nstopping...")
+def log_dir() -> Path:
+    return Path(os.environ.get("LOG_DIR") or ROOT / "data" / "logs")
+
+
+def banner(ui: str, api: str | None, dev_key: bool, logs: Path | None) -> str:
+    """What `run` prints last, once the UI and the API answer."""
+    lines = ["", f"Dagster UI    {ui}"]
+    if api:
+        lines.append(f"Serving API   {api}  (endpoints and a try-it page: {api}/docs)")
+    if dev_key:
+        lines.append(f"Push key      X-API-Key: {DEV_API_KEY}  (set SERVING_API_KEYS to change)")
+    if logs is None:
+        lines.append("Logs          printed here (VERBOSE=1)")
+    else:
+        where = _shown(logs)
+        lines += [
+            f"Logs          {where}/{DAGSTER_LOG} (runs, steps, daemon, sensors), "
+            f"{SERVING_LOG}, {SOURCES_LOG}",
+            "              `make run VERBOSE=1` prints them here instead",
+        ]
+    lines.append("Ctrl-C stops everything.")
+    return "\n".join(lines)
+
+
+LOCATIONS = """{ workspaceOrError { __typename ... on Workspace { locationEntries {
+  name loadStatus locationOrLoadError { __typename ... on PythonError { message } }
+} } } }"""
+
+
+def location_errors(workspace: dict) -> list[str] | None:
+    """The load error of each code location in a `LOCATIONS` answer; None while one loads."""
+    entries = workspace["workspaceOrError"].get("locationEntries", [])
+    if not entries or any(e["loadStatus"] != "LOADED" for e in entries):
+        return None
+    return [
+        f"{e['name']}: {e['locationOrLoadError']['message'].strip().splitlines()[0]}"
+        for e in entries
+        if (e["locationOrLoadError"] or {}).get("__typename") == "PythonError"
+    ]
+
+
+def wait_for_code(ui_url: str, service: Service, timeout_s: float = 120) -> list[str]:
+    """Until the webserver has loaded the code; the locations that failed to load."""
+    import httpx
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and service.poll() is None:
+        with contextlib.suppress(httpx.HTTPError, KeyError, TypeError):
+            answer = httpx.post(f"{ui_url}/graphql", json={"query": LOCATIONS}, timeout=10)
+            errors = location_errors(answer.json()["data"])
+            if errors is not None:
+                return errors
+        time.sleep(0.5)
+    return [f"the code did not load within {timeout_s:.0f} s"]
+
+
+def serve(console: Console, services: list[Service]) -> None:
+    """Start the UI and the API beside the processes already up, then print the banner."""
+    say = console.say
+    counts = table_counts()
+    engine = open_warehouse(_warehouse_url()).engine
+    say(
+        f"warehouse ({engine}): {sum(counts.values())} rows in {len(counts)} tables "
+        "(`make demo` prints each)"
+    )
+    say("starting the Dagster UI (dg dev) and the serving API...")
+    env = dict(os.environ)
+    # `dg` warns unless the project's virtualenv is the active one, as `activate` would make it.
+    dg_env = env | {"VIRTUAL_ENV": sys.prefix}
+    dg = str(Path(sys.executable).with_name("dg"))
+    ui_cmd = [dg, "dev", "-h", "127.0.0.1", "-p", str(UI_PORT)]
+    ui = _start("the Dagster UI (dg dev)", ui_cmd, dg_env, console.log(DAGSTER_LOG))
+    services.append(ui)
+    ui_url = f"http://127.0.0.1:{UI_PORT}"
+    api_url = None
+    if (ROOT / "serving" / "app.py").exists():
+        api_cmd = [sys.executable, "-m", "serving", "--host", "127.0.0.1", "--port", str(API_PORT)]
+        # The push endpoints need a key: a development one unless SERVING_API_KEYS is set.
+        api_env = env | {"SERVING_API_KEYS": env.get("SERVING_API_KEYS") or DEV_API_KEY}
+        api = _start("the serving API", api_cmd, api_env, console.log(SERVING_LOG))
+        services.append(api)
+        api_url = f"http://127.0.0.1:{API_PORT}"
+        _wait_for_http(f"{api_url}/ping", 60, api)
+    _wait_for_http(f"{ui_url}/server_info", 180, ui)
+    # Quiet, a code location that fails to load would only show in the UI and the log.
+    for error in wait_for_code(ui_url, ui):
+        where = f"; the trace is in {ui.log}" if ui.log else ""
+        say(f"code location {error} (the UI shows it{where})")
+    dev_key = bool(api_url) and not env.get("SERVING_API_KEYS")
+    say(banner(ui_url, api_url, dev_key, console.log_dir))
+
+
+def run(verbose: bool = False) -> None:
+    # Started in the background of a script we inherit SIGINT ignored, and so would our
+    # children; a handler of our own is reset to the default in them.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    console = Console(None if verbose else log_dir())
+    if console.log_dir is not None:
+        console.say(f"starting; the logs go to {_shown(console.log_dir)}/")
+    exited: list[Service] = []
+    try:
+        with console.quiet(), embedded_platform(console.say, console.log(SOURCES_LOG)) as services:
+            try:
+                serve(console, services)
+                while not (exited := [s for s in services if s.poll() is not None]):
+                    time.sleep(0.5)
+                for service in exited:
+                    where = f"; its log: {service.log}" if service.log else ""
+                    console.say(f"{service.name} exited on its own (code {service.poll()}){where}")
+                console.say("stopping the others...")
+            except KeyboardInterrupt:
+                console.say("\nstopping...")
+    except KeyboardInterrupt:  # before the UI started
+        print("\nstopped.", flush=True)
+        return
+    except RuntimeError as exc:
+        raise SystemExit(str(exc)) from None
+    print("stopped.", flush=True)
+    if exited:
+        raise SystemExit(1)
 
 
 def backfill(first: str, last: str, url: str) -> None:
@@ -218,7 +435,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m orchestration.cli", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("demo", help="materialize everything headless and print the tables")
-    sub.add_parser("run", help="materialize everything, then serve the UI until Ctrl-C")
+    serve_ui = sub.add_parser("run", help="materialize everything, then serve the UI until Ctrl-C")
+    serve_ui.add_argument(
+        "--verbose",
+        action="store_true",
+        help="print the logs (steps, daemon, API) here instead of in files under LOG_DIR",
+    )
     fill = sub.add_parser("backfill", help="backfill the sales days FROM..TO in one run")
     fill.add_argument("--from", dest="first", required=True, help="YYYY-MM-DD")
     fill.add_argument("--to", dest="last", required=True, help="YYYY-MM-DD")
@@ -226,8 +448,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.command == "backfill":
         backfill(args.first, args.last, args.url)
+    elif args.command == "run":
+        run(args.verbose)
     else:
-        {"demo": demo, "run": run}[args.command]()
+        demo()
 
 
 if __name__ == "__main__":

@@ -1,17 +1,32 @@
 """`make demo` and `make run` as a newcomer runs them: real processes, temporary data folders."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
 import pytest
 
+from orchestration import cli
 from tests.processes import free_port, wait_for_http
 
 ROOT = Path(__file__).resolve().parent.parent
+# What Dagster and dg print at start when something is deprecated or misconfigured: a Python
+# warning (`UserWarning: Found asset job named ... UnresolvedAssetJobDefinition`,
+# `SupersessionWarning: Function `dev_command` is superseded`), the instance file ignored in the
+# working directory, dg's virtualenv mismatch.
+START_WARNINGS = re.compile(
+    r"\w+Warning: |UnresolvedAssetJobDefinition|superseded|will not be used to configure Dagster"
+    r"|does not match the virtual environment"
+)
+
+
+def start_warnings(text: str) -> list[str]:
+    return [line for line in text.splitlines() if START_WARNINGS.search(line)]
 
 
 def embedded_env(tmp_path: Path, warehouse_url: str | None = None, **extra: str) -> dict[str, str]:
@@ -21,6 +36,7 @@ def embedded_env(tmp_path: Path, warehouse_url: str | None = None, **extra: str)
         "LAKE_URL": str(tmp_path / "lake"),
         "LANDING_DIR": str(tmp_path / "landing"),
         "DAGSTER_HOME": str(tmp_path / "dagster_home"),
+        "LOG_DIR": str(tmp_path / "logs"),
         "SAMPLE_SOURCES_PORT": str(free_port()),
         **extra,
     }
@@ -41,6 +57,7 @@ def test_demo_materializes_everything_and_prints_the_tables(tmp_path, warehouse_
         timeout=300,
     )
     assert done.returncode == 0, done.stderr[-3000:]
+    assert start_warnings(done.stdout + done.stderr) == []
     counts = table_counts(done.stdout)
     # The same tables and row counts on SQLite and on PostgreSQL: the sample data is
     # deterministic, 5,200 sales rows of which 200 are duplicates and 125 rejects.
@@ -72,15 +89,17 @@ def test_demo_materializes_everything_and_prints_the_tables(tmp_path, warehouse_
 def test_run_serves_the_ui_and_ctrl_c_stops_everything(tmp_path):
     ui_port, api_port = free_port(), free_port()
     env = embedded_env(tmp_path, UI_PORT=str(ui_port), API_PORT=str(api_port))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "orchestration.cli", "run"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+    terminal, logs = tmp_path / "terminal.txt", tmp_path / "logs"
+    with terminal.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "orchestration.cli", "run"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
     ui = f"http://127.0.0.1:{ui_port}/server_info"
     try:
         wait_for_http(ui, 180, alive=lambda: proc.poll() is None)
@@ -93,13 +112,174 @@ def test_run_serves_the_ui_and_ctrl_c_stops_everything(tmp_path):
         pushed = httpx.post(f"{api}/users", json=user, headers={"X-API-Key": "dev-key"})
         assert pushed.status_code == 201, pushed.text
         assert httpx.get(f"{api}/users/dev@example.org").json()["source"] == "push"
+        # The embedded instance shows no first-visit dialog over the UI.
+        nux = httpx.post(f"http://127.0.0.1:{ui_port}/graphql", json={"query": "{ shouldShowNux }"})
+        assert nux.json() == {"data": {"shouldShowNux": False}}
+
+        # The banner comes last, once both answer, after a few lines of progress.
+        deadline = time.monotonic() + 30
+        while "Ctrl-C stops everything." not in terminal.read_text():
+            assert time.monotonic() < deadline and proc.poll() is None, terminal.read_text()
+            time.sleep(0.2)
+        shown = terminal.read_text()
+        before, banner = shown.split("\nDagster UI ", 1)
+        assert len(before.splitlines()) <= 12, before
+        assert f"http://127.0.0.1:{ui_port}" in banner
+        assert f"http://127.0.0.1:{api_port}/docs" in banner
+        assert "X-API-Key: dev-key" in banner
+        assert f"{logs}/dagster.log" in banner and "make run VERBOSE=1" in banner
+        assert "materialized sales_job (2024-03-01...2024-03-05)" in before
+        assert "code location" not in before  # it loaded
+        # Steps, daemon ticks and the API's lines went to the files; the terminal stays as it
+        # was while the daemon goes on logging.
+        dagster_log = logs / "dagster.log"
+        size = dagster_log.stat().st_size
+        deadline = time.monotonic() + 90
+        while dagster_log.stat().st_size == size:
+            assert time.monotonic() < deadline, "the daemon logged nothing for 90 s"
+            time.sleep(0.5)
+        time.sleep(1)
+        assert terminal.read_text() == shown
+        assert not re.search(r" - (DEBUG|INFO) - ", shown), shown
+        assert shown.rstrip().endswith("Ctrl-C stops everything.")
+        logged = dagster_log.read_text()
+        assert "STEP_SUCCESS" in logged and "dagster.daemon" in logged
+        assert "Serving dagster-webserver" in logged
+        assert "Application startup complete" in (logs / "serving.log").read_text()
+        # No deprecation or configuration warning at start, on the terminal or in any log.
+        for text in [shown, *(f.read_text() for f in logs.iterdir())]:
+            assert start_warnings(text) == []
+
         os.killpg(proc.pid, signal.SIGINT)
         assert proc.wait(timeout=60) == 0
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-    output = proc.stdout.read()
+    output = terminal.read_text()
     assert "stopping" in output
+    assert output.rstrip().endswith("stopped.")
     assert "X-API-Key: dev-key" in output
     with pytest.raises(httpx.TransportError):
         httpx.get(ui, timeout=2)
+
+
+def test_the_banner_says_where_everything_is(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    quiet = cli.banner("http://127.0.0.1:3000", "http://127.0.0.1:8000", True, tmp_path / "logs")
+    assert quiet.splitlines()[1:] == [
+        "Dagster UI    http://127.0.0.1:3000",
+        "Serving API   http://127.0.0.1:8000  "
+        "(endpoints and a try-it page: http://127.0.0.1:8000/docs)",
+        "Push key      X-API-Key: dev-key  (set SERVING_API_KEYS to change)",
+        "Logs          logs/dagster.log (runs, steps, daemon, sensors), serving.log, "
+        "sample-sources.log",
+        "              `make run VERBOSE=1` prints them here instead",
+        "Ctrl-C stops everything.",
+    ]
+    verbose = cli.banner("http://127.0.0.1:3000", None, False, None)
+    assert "Logs          printed here (VERBOSE=1)" in verbose
+    assert "Serving API" not in verbose and "Push key" not in verbose
+
+
+def test_a_code_location_that_fails_to_load_is_named_before_the_banner():
+    def workspace(status: str, error: dict | None) -> dict:
+        entry = {"name": "dataplatform", "loadStatus": status, "locationOrLoadError": error}
+        return {"workspaceOrError": {"__typename": "Workspace", "locationEntries": [entry]}}
+
+    assert cli.location_errors(workspace("LOADING", None)) is None
+    assert cli.location_errors(workspace("LOADED", {"__typename": "RepositoryLocation"})) == []
+    broken = {
+        "__typename": "PythonError",
+        "message": "NameError: name 'Verdict' is not defined\n\nStack Trace: ...",
+    }
+    assert cli.location_errors(workspace("LOADED", broken)) == [
+        "dataplatform: NameError: name 'Verdict' is not defined"
+    ]
+
+
+def test_the_readme_shows_the_banner_make_run_prints(monkeypatch):
+    monkeypatch.chdir(ROOT)
+    readme = (ROOT / "README.md").read_text()
+    shown = readme.split("once both answer ends with:\n\n```\n", 1)[1].split("```", 1)[0]
+    defaults = ("http://127.0.0.1:3000", "http://127.0.0.1:8000", True, ROOT / "data" / "logs")
+    assert cli.banner(*defaults).strip() + "\n" == shown
+
+
+@pytest.mark.parametrize(
+    ("setting", "flag"), [("", False), ("VERBOSE=1", True), ("VERBOSE=0", False)]
+)
+def test_make_run_passes_verbose_on(setting, flag):
+    done = subprocess.run(
+        ["make", "-n", "run", *([setting] if setting else [])],
+        cwd=ROOT,
+        env={k: v for k, v in os.environ.items() if k != "VERBOSE"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    [command] = [line for line in done.stdout.splitlines() if "orchestration.cli run" in line]
+    assert command.endswith("orchestration.cli run --verbose") is flag, command
+
+
+CONSOLE_SCRIPT = """
+import logging, subprocess, sys, warnings
+from pathlib import Path
+from orchestration.cli import Console
+
+console = Console(Path(sys.argv[1]) if sys.argv[1] != "-" else None)
+with console.quiet():
+    console.say("the line a user reads")
+    print("a print")
+    logging.getLogger("dagster").warning("a log record")
+    warnings.warn("a warning")
+    subprocess.run([sys.executable, "-c", "print('a child process')"], check=True)
+print("after")
+"""
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_console_sends_the_logs_to_a_file_unless_verbose(tmp_path, verbose):
+    logs = tmp_path / "logs"
+    done = subprocess.run(
+        [sys.executable, "-c", CONSOLE_SCRIPT, "-" if verbose else str(logs)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    shown = done.stdout + done.stderr
+    noise = ["a print", "a log record", "UserWarning: a warning", "a child process"]
+    if verbose:
+        assert all(line in shown for line in noise), shown
+        assert not logs.exists()
+    else:
+        assert shown.splitlines() == ["the line a user reads", "after"]
+        logged = (logs / "dagster.log").read_text()
+        assert all(line in logged for line in ["the line a user reads", *noise]), logged
+
+
+def test_the_default_dagster_home_follows_the_embedded_config(tmp_path, monkeypatch):
+    default, own = tmp_path / "data" / "dagster_home", tmp_path / "own_home"
+    monkeypatch.setattr(cli, "DEFAULT_DAGSTER_HOME", default)
+    shipped = cli.EMBEDDED_DAGSTER_YAML.read_text()
+    assert "nux:\n  enabled: false" in shipped  # no first-visit dialog in the embedded UI
+    for home in (default, own):
+        home.mkdir(parents=True)
+        (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+        monkeypatch.setenv("DAGSTER_HOME", str(home))
+        instance = cli.ensure_dagster_home()
+        instance.dispose()
+    # The copy under data/ is refreshed; a home of the user's own keeps its config.
+    assert (default / "dagster.yaml").read_text() == shipped
+    assert (own / "dagster.yaml").read_text() == "telemetry:\n  enabled: false\n"
+    fresh = tmp_path / "fresh_home"
+    monkeypatch.setenv("DAGSTER_HOME", str(fresh))
+    instance = cli.ensure_dagster_home()
+    assert not instance.nux_enabled
+    instance.dispose()
+    assert (fresh / "dagster.yaml").read_text() == shipped
+
+
+def test_no_instance_config_where_dg_dev_starts():
+    # `dg dev` runs in the project's root: a dagster.yaml there would be reported as ignored.
+    assert not (ROOT / "dagster.yaml").exists() and not (ROOT / "dagster.yml").exists()
