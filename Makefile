@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
 
-.PHONY: run demo backfill test lint bench clean
+.PHONY: run demo backfill test lint bench clean docs-picture
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +40,13 @@ reliability: $(STAMP)
 	$(BIN)/python -m pytest -q tests/test_faults.py tests/test_faults_processes.py \
 		tests/test_hostile_input.py tests/test_serving_fuzz.py tests/test_security.py \
 		tests/test_soak.py
+
+## Refresh the README's picture of the asset graph (docs/asset-graph.png) from the UI test,
+## which itself writes only outside the checkout.
+docs-picture: $(STAMP)
+	mkdir -p data
+	ASSET_GRAPH_PNG=$(CURDIR)/data/asset-graph.png $(BIN)/python -m pytest -q tests/test_ui.py
+	cp data/asset-graph.png docs/asset-graph.png
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
