@@ -27,11 +27,12 @@ demo: $(STAMP)
 backfill: $(STAMP)
 	$(BIN)/python -m orchestration.cli backfill --from $(FROM) --to $(TO)
 
-## The whole suite (Postgres tests need 127.0.0.1:5432; under CI=true they must run).
+## The whole suite (Postgres tests need 127.0.0.1:5432; under CI=true they must run). It fails
+## when the tests changed the checkout (tests/tree_guard.py).
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest -n 2 -q
+	PYTEST_TREE_CHECK=1 $(BIN)/python -m pytest -n 2 -q
 
 ## docs/RELIABILITY.md: the fault matrix, hostile input, security and the soak, bounded;
 ## RELIABILITY_FULL=1 runs the full-size variants (1M-row partitions, a longer fuzz, a 60 s soak).

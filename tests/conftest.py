@@ -21,6 +21,9 @@ from orchestration.storage.warehouse import Warehouse, open_warehouse
 from sample_sources.sales import write_drops
 from sample_sources.server import RunningServer, serve_in_thread
 
+# The session fails when the tests changed a tracked file (or left an unignored one).
+from tests.tree_guard import pytest_sessionfinish, pytest_sessionstart  # noqa: F401
+
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://root@127.0.0.1:5432/postgres")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 # The bucket of the `s3_endpoint` server, and the credentials it is reached with.

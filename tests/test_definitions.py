@@ -63,17 +63,20 @@ def test_lineage_runs_from_sources_to_records():
     assert not graph.get(AssetKey("landing_logs")).is_materializable
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, DAGSTER_HOME=str(ROOT / "data" / "test_dagster_home"))
-    Path(env["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+def _cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, DAGSTER_HOME=str(home))
+    home.mkdir(parents=True, exist_ok=True)
     return subprocess.run(
         args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=180, check=False
     )
 
 
-def test_dagster_and_dg_both_load_the_code_location():
+def test_dagster_and_dg_both_load_the_code_location(tmp_path):
     bin_dir = Path(sys.executable).parent
-    validate = _cli(str(bin_dir / "dagster"), "definitions", "validate", "-w", "workspace.yaml")
+    home = tmp_path / "dagster_home"
+    validate = _cli(
+        home, str(bin_dir / "dagster"), "definitions", "validate", "-w", "workspace.yaml"
+    )
     assert validate.returncode == 0, validate.stderr[-2000:]
-    check = _cli(str(bin_dir / "dg"), "check", "defs")
+    check = _cli(home, str(bin_dir / "dg"), "check", "defs")
     assert check.returncode == 0, check.stderr[-2000:] + check.stdout[-2000:]
