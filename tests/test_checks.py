@@ -19,6 +19,7 @@ from orchestration.contracts.raw import RAW_SCHEMAS, schema_drift
 from orchestration.definitions import all_assets, all_checks
 from orchestration.defs.audits import Scope, Verdict
 from orchestration.defs.jobs import JOBS
+from orchestration.defs.partitions import CONTINENTS
 from orchestration.defs.sales_csv.checks import (
     ORDERS_KEY_UNIQUE,
     ORDERS_VALUE_RANGES,
@@ -32,16 +33,20 @@ from sample_sources import rest
 DAY = "2024-03-01"
 
 
-def run_job(platform, job, *, selection=None, partition_key=None, **resources):
-    jobs = list(JOBS)
-    if selection is not None:
-        jobs.append(define_asset_job(job, selection=selection))
-    defs = Definitions(
+def defs_with_checks(platform, jobs=JOBS, **resources) -> Definitions:
+    return Definitions(
         assets=all_assets,
         asset_checks=all_checks,
         jobs=jobs,
         resources=platform.resources(**resources),
     )
+
+
+def run_job(platform, job, *, selection=None, partition_key=None, **resources):
+    jobs = list(JOBS)
+    if selection is not None:
+        jobs.append(define_asset_job(job, selection=selection))
+    defs = defs_with_checks(platform, jobs, **resources)
     # A checks-only job has no asset to take the partition from: pass it as the run's tag.
     return defs.resolve_job_def(job).execute_in_process(
         tags={"dagster/partition": partition_key} if partition_key else None,
@@ -230,3 +235,33 @@ def test_drift_blocks_the_normalized_table(platform, drifted_source):
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert "users" not in materialized
     assert not platform.warehouse.table_exists(USERS.name)
+
+
+def test_a_range_run_records_each_continents_checks(platform):
+    """Every continent in one run (the daily schedule's run): each continent gets its own
+    result for every check, none a result without a partition (which the UI reads as skipped
+    for each)."""
+    result = (
+        defs_with_checks(platform)
+        .resolve_job_def("countries_job")
+        .execute_in_process(
+            tags={
+                "dagster/asset_partition_range_start": CONTINENTS[0],
+                "dagster/asset_partition_range_end": CONTINENTS[-1],
+            },
+            instance=DagsterInstance.ephemeral(),
+        )
+    )
+    assert result.success
+    seen: dict[str, set[str]] = {}
+    for e in result.get_asset_check_evaluations():
+        assert e.passed and e.partition is not None, e
+        seen.setdefault(f"{e.asset_key.to_user_string()}:{e.check_name}", set()).add(e.partition)
+    assert seen == {
+        check: set(CONTINENTS)
+        for check in [
+            "raw_countries:schema_drift",
+            "countries:key_unique",
+            "countries:required_not_null",
+        ]
+    }

@@ -403,9 +403,10 @@ def test_exports_and_counts_follow_a_logs_run_by_automation(warehouse_url, tmp_p
         defs=defs, instance=pipe.instance, cursor=start.cursor
     )
     assert after_job.total_requested == 0
-    # `logs` alone (say, from the UI): its exports and counts follow.
+    # `logs` alone (say, from the UI, which runs its checks with it): its exports and counts
+    # follow once its blocking checks passed.
     assert materialize(
-        all_assets,
+        [*all_assets, *all_checks],
         selection=["logs"],
         partition_key="2024-03-01-15:00",
         resources=pipe.resources,

@@ -270,3 +270,27 @@ def _latest_materializations(
                 timestamp=records[0].timestamp,
             )
     return found
+
+
+def partition_results(
+    context: dg.AssetCheckExecutionContext, results: Mapping[str, dg.AssetCheckResult]
+) -> Iterator[dg.AssetCheckEvaluation | dg.Output]:
+    """A check step's result for each partition it checked, as evaluations of that partition
+    aimed at its latest materialization; then the step's output. A range run's single
+    `AssetCheckResult` would be recorded with no partition, and the UI would show every day of
+    the range as skipped."""
+    [spec] = context.check_specs
+    latest = _latest_materializations(context.instance, spec.asset_key, list(results))
+    for partition, result in results.items():
+        yield dg.AssetCheckEvaluation(
+            asset_key=spec.asset_key,
+            check_name=spec.name,
+            passed=result.passed,
+            metadata=result.metadata,
+            severity=result.severity,
+            blocking=spec.blocking,
+            partition=partition,
+            description=result.description,
+            target_materialization_data=latest.get(partition),
+        )
+    yield dg.Output(None)

@@ -16,6 +16,7 @@ from dagster import (
 
 from orchestration.contracts import Contract
 from orchestration.contracts.raw import schema_drift
+from orchestration.defs.audits import EXAMPLES, partition_results
 from orchestration.resources.quality import QualityThresholds
 from orchestration.resources.storage import LakeResource, WarehouseResource
 from orchestration.storage.warehouse import Warehouse, quote
@@ -46,7 +47,8 @@ def table_check(
     blocking: bool = True,
 ) -> AssetChecksDefinition:
     """A check of the contract's table: `evaluate(warehouse, where, params)` queries the rows
-    of the checked partitions (`where` with its `params`; the whole table if unpartitioned)."""
+    of one checked partition (`where` with its `params`; the whole table if unpartitioned).
+    Each partition of a range run gets its own result, as the UI shows them per partition."""
 
     @asset_check(
         asset=contract.name,
@@ -55,12 +57,14 @@ def table_check(
         partitions_def=partitions_def,
         blocking=blocking,
     )
-    def _check(
-        context: AssetCheckExecutionContext, warehouse: WarehouseResource
-    ) -> AssetCheckResult:
+    def _check(context: AssetCheckExecutionContext, warehouse: WarehouseResource):
         wh = warehouse.get()
-        where, params = partition_filter(wh, contract, checked_partitions(context))
-        return evaluate(wh, where, params)
+        keys = checked_partitions(context)
+        if keys is None:
+            yield evaluate(wh, *partition_filter(wh, contract, None))
+            return
+        results = {key: evaluate(wh, *partition_filter(wh, contract, [key])) for key in keys}
+        yield from partition_results(context, results)
 
     return _check
 
@@ -73,15 +77,17 @@ def key_unique_check(
     key = ", ".join(quote(c) for c in contract.key)
 
     def evaluate(wh: Warehouse, where: str, params: list[str]) -> AssetCheckResult:
-        rows = wh.query(
-            f"SELECT {key}, COUNT(*) FROM {quote(contract.name)} WHERE ({key}) IN "
+        duplicated = (
+            f"SELECT {key}, COUNT(*) AS n FROM {quote(contract.name)} WHERE ({key}) IN "
             f"(SELECT {key} FROM {quote(contract.name)} WHERE {where}) "
-            f"GROUP BY {key} HAVING COUNT(*) > 1 ORDER BY 2 DESC LIMIT 20",
-            params,
+            f"GROUP BY {key} HAVING COUNT(*) > 1"
         )
+        (count,) = wh.query(f"SELECT COUNT(*) FROM ({duplicated}) AS d", params)[0]
+        rows = wh.query(f"{duplicated} ORDER BY 2 DESC LIMIT {EXAMPLES}", params) if count else []
         return AssetCheckResult(
-            passed=not rows,
-            metadata={"duplicated_keys": len(rows), "examples": [list(r[:-1]) for r in rows]},
+            passed=not count,
+            metadata={"duplicated_keys": int(count), "examples": [list(r[:-1]) for r in rows]},
+            description=f"{count} key(s) appear more than once" if count else None,
         )
 
     description = f"No two rows share the key ({', '.join(contract.key)}), across partitions."
@@ -117,12 +123,17 @@ def allowed_values_check(
         rows = wh.query(
             f"SELECT {quote(column)}, COUNT(*) FROM {quote(contract.name)} WHERE {where} "
             f"AND {quote(column)} NOT IN {wh.in_list(allowed)} GROUP BY {quote(column)} "
-            "ORDER BY 2 DESC LIMIT 20",
+            "ORDER BY 2 DESC",
             [*params, *allowed],
         )
+        total = sum(int(n) for _, n in rows)
         return AssetCheckResult(
             passed=not rows,
-            metadata={"unexpected": {str(value): int(n) for value, n in rows}},
+            metadata={
+                "unexpected_rows": total,
+                "unexpected": {str(value): int(n) for value, n in rows[:EXAMPLES]},
+            },
+            description=f"{total} row(s) with another {column}" if total else None,
         )
 
     description = f"{column} is one of {', '.join(allowed)}."
@@ -193,14 +204,21 @@ def raw_drift_check(
         partitions_def=partitions_def,
         blocking=True,
     )
-    def _check(context: AssetCheckExecutionContext, lake: LakeResource) -> AssetCheckResult:
+    def _check(context: AssetCheckExecutionContext, lake: LakeResource):
         store = lake.get()
-        keys = checked_partitions(context) or [None]
-        records = [r for k in keys for r in json.loads(store.read_bytes(raw_path(k)))]
-        drift = schema_drift(expected, records)
-        return AssetCheckResult(
-            passed=not drift.drifted,
-            metadata=drift.as_metadata() | {"records": len(records)},
-        )
+
+        def evaluate(key: str | None) -> AssetCheckResult:
+            records = json.loads(store.read_bytes(raw_path(key)))
+            drift = schema_drift(expected, records)
+            return AssetCheckResult(
+                passed=not drift.drifted,
+                metadata=drift.as_metadata() | {"records": len(records)},
+            )
+
+        keys = checked_partitions(context)
+        if keys is None:
+            yield evaluate(None)
+        else:
+            yield from partition_results(context, {key: evaluate(key) for key in keys})
 
     return _check
