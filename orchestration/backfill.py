@@ -40,14 +40,38 @@ query Status($id: String!) {
 """
 
 
+FAILURES = """
+query Failures($id: ID!) {
+  logsForRun(runId: $id) {
+    __typename
+    ... on EventConnection {
+      events {
+        __typename
+        ... on ExecutionStepFailureEvent { stepKey error { message } }
+        ... on RunFailureEvent { message }
+      }
+    }
+  }
+}
+"""
+
+
 class BackfillError(RuntimeError):
     """The webserver refused or failed the backfill."""
 
 
+def parse_day(value: str) -> date:
+    """A YYYY-MM-DD day; `ValueError` says what was wrong."""
+    try:
+        return date.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{value!r} is not a day: expected YYYY-MM-DD, e.g. 2024-03-01") from None
+
+
 def days_between(first: str, last: str) -> list[str]:
-    start, end = date.fromisoformat(first), date.fromisoformat(last)
+    start, end = parse_day(first), parse_day(last)
     if end < start:
-        raise ValueError(f"{last} is before {first}")
+        raise ValueError(f"TO ({last}) is before FROM ({first})")
     return [(start + timedelta(days=i)).isoformat() for i in range((end - start).days + 1)]
 
 
@@ -90,3 +114,15 @@ def wait_for_backfill(url: str, backfill_id: str, timeout_s: float = 600) -> dic
                 f"backfill {backfill_id} still {state['status']} after {timeout_s}s"
             )
         time.sleep(1)
+
+
+def run_failures(url: str, run_id: str) -> list[str]:
+    """Why a run failed: each failed step's error, first line of each, else the run's own."""
+    logs = _graphql(url, FAILURES, {"id": run_id})["logsForRun"]
+    events = logs.get("events", []) if logs["__typename"] == "EventConnection" else []
+    steps = [
+        f"{e['stepKey']}: {e['error']['message'].strip()}"
+        for e in events
+        if e["__typename"] == "ExecutionStepFailureEvent" and e.get("error")
+    ]
+    return steps or [e["message"] for e in events if e["__typename"] == "RunFailureEvent"]
