@@ -8,12 +8,16 @@ from datetime import date
 from dagster import AssetCheckEvaluation, AssetKey
 
 from orchestration.contracts.datasets import (
+    COUNTRIES,
     PARTITION_LEDGER,
     QUARANTINE,
     SALES_DAILY,
     SALES_ORDERS,
     SALES_REJECTS,
 )
+from orchestration.defs.countries_graphql.assets import raw_countries_path
+from orchestration.defs.raw_zone import read_raw_json, write_raw_json
+from orchestration.resources.storage import LakeResource
 from sample_sources.sales import generate_day
 from tests.test_assets import SALES
 from tests.test_assets import run as run_assets
@@ -168,3 +172,30 @@ def test_a_range_run_records_every_days_checks(platform):
     assert set(by_partition(result, "raw_sales")) == set(DAYS)
     # None without a partition: a range run used to record one result for all its days.
     assert all(e.partition for e in result.get_asset_check_evaluations())
+
+
+def test_a_continent_repeating_another_continents_code_keeps_its_published_rows(platform):
+    assert run_assets(platform, ["raw_countries", "countries"], days=["EU", "NA"]).success
+    wh = platform.warehouse
+    before = wh.read(COUNTRIES).to_pylist()
+    store = LakeResource(url=str(platform.lake_dir)).get()
+    raw = read_raw_json(store, raw_countries_path("EU"))
+    usa = next(c for c in read_raw_json(store, raw_countries_path("NA")) if c["code"] == "US")
+    write_raw_json(
+        store, raw_countries_path("EU"), [*raw, usa | {"continent": raw[0]["continent"]}]
+    )
+
+    result = run_assets(platform, ["countries"], partition_key="EU")
+
+    assert not result.success
+    assert "EU not published, failed: key_unique (1 row(s) share their key" in failure_message(
+        result
+    )
+    assert wh.read(COUNTRIES).to_pylist() == before
+    [kept] = wh.read(QUARANTINE).to_pylist()
+    assert (kept["asset"], kept["partition"], kept["check_name"]) == (
+        "countries",
+        "EU",
+        "key_unique",
+    )
+    assert json.loads(kept["row"])["code"] == "US"

@@ -69,12 +69,19 @@ class Scope:
     wh: Warehouse
     conn: Any
     contract: Contract
-    partition: str
+    partition: str  # '' for a whole (unpartitioned) table
     facts: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def where(self) -> str:
-        return f"{quote(self.contract.partition_column or '')} = {self.wh.placeholder}"
+        """The rows of the version: its partition's, or the whole table's."""
+        if not self.contract.partition_column:
+            return "1 = 1"
+        return f"{quote(self.contract.partition_column)} = {self.wh.placeholder}"
+
+    @property
+    def params(self) -> list[str]:
+        return [self.partition] if self.contract.partition_column else []
 
     def scalar_row(self, sql: str, params: Sequence[Any]) -> tuple[Any, ...]:
         return tuple(self.conn.execute(sql, list(params)).fetchone())
@@ -109,6 +116,77 @@ def audit_version(scope: Scope, audits: Sequence[Audit]) -> list[Verdict]:
     return verdicts
 
 
+@dataclass
+class Outcome:
+    """One partition's new version: its verdicts, and what its write reported if published."""
+
+    partition: str
+    verdicts: list[Verdict]
+    facts: Mapping[str, Any] | None = None
+
+    @property
+    def published(self) -> bool:
+        return self.facts is not None
+
+    def reason(self) -> str:
+        return "; ".join(v.summary() for v in self.verdicts if v.blocks)
+
+
+def write_audit_publish(
+    wh: Warehouse,
+    contract: Contract,
+    partition: str,
+    write: Callable[[Any], Mapping[str, Any]],
+    audits: Sequence[Audit],
+) -> Outcome:
+    """Write a new version of `partition` ('' for the whole table) with `write(conn)`, which
+    returns what it knows of the version; audit it in the same transaction; commit it only if
+    its blocking checks pass, else roll it back and quarantine the offending rows."""
+    try:
+        with wh.transaction() as conn:
+            facts = write(conn)
+            verdicts = audit_version(Scope(wh, conn, contract, partition, facts), audits)
+    except VersionRejected as rejected:
+        quarantine(wh, contract, rejected)
+        return Outcome(partition, rejected.verdicts)
+    return Outcome(partition, verdicts, facts)
+
+
+def quarantine(wh: Warehouse, contract: Contract, rejected: VersionRejected) -> None:
+    """Keep the offending rows of a rejected version, by failed check."""
+    offending = {
+        v.check_name: v.offending for v in rejected.verdicts if v.blocks and v.offending is not None
+    }
+    wh.quarantine(contract.name, rejected.partition, offending)
+
+
+def publication(
+    context: dg.AssetExecutionContext,
+    asset: str,
+    outcomes: Sequence[Outcome],
+    metadata: Callable[[Sequence[Outcome]], dict[str, Any]],
+) -> Iterator[Any]:
+    """The asset's events for a run's partitions: materialized where published (one result for
+    the run when all were, else one event per published partition), each partition's checks,
+    and a failure naming the partitions not published and why."""
+    published = [o for o in outcomes if o.published]
+    if len(published) == len(outcomes):
+        yield dg.MaterializeResult(asset_key=asset, metadata=metadata(published))
+    else:
+        for o in published:
+            yield dg.AssetMaterialization(
+                asset, partition=o.partition or None, metadata=metadata([o])
+            )
+    yield from check_evaluations(context, asset, {o.partition: o.verdicts for o in outcomes})
+    rejected = [o for o in outcomes if not o.published]
+    if rejected:
+        lines = [f"{o.partition or asset} not published, failed: {o.reason()}" for o in rejected]
+        raise dg.Failure(
+            description="\n".join([*lines[:10], f"{len(published)} of {len(outcomes)} published"]),
+            metadata={"rejected": {o.partition or asset: o.reason() for o in rejected}},
+        )
+
+
 def _failure_metadata(offending: pa.Table, count: int) -> dict[str, Any]:
     return {
         "offending_rows": count,
@@ -125,7 +203,10 @@ def key_unique(contract: Contract) -> Audit:
 
     def evaluate(scope: Scope) -> Verdict:
         wh, p = scope.wh, scope.wh.placeholder
-        if not wh.has_rows_outside(scope.conn, contract, scope.partition):
+        # Unpartitioned, the primary key is the contract's key: no duplicate can be written.
+        if not contract.partition_column or not wh.has_rows_outside(
+            scope.conn, contract, scope.partition
+        ):
             return Verdict("key_unique", True, {"duplicated_keys": 0, "examples": []})
         column = quote(contract.partition_column or "")
         shared = f"{scope.where} AND ({key}) IN (SELECT {key} FROM {table} WHERE {column} <> {p})"
@@ -175,7 +256,7 @@ def row_rules(
         params = [p for _, ps in conditions.values() for p in ps]
         found = scope.scalar_row(
             f"SELECT {sums} FROM {quote(contract.name)} WHERE {scope.where}",
-            [*params, scope.partition],
+            [*params, *scope.params],
         )
         counts = {label: int(n or 0) for label, n in zip(conditions, found, strict=True)}
         metadata: dict[str, Any] = (
@@ -185,7 +266,7 @@ def row_rules(
             return Verdict(name, True, metadata)
         bad = " OR ".join(f"({sql})" for sql, _ in conditions.values())
         offending = scope.wh.select(
-            scope.conn, contract, f"{scope.where} AND ({bad})", [scope.partition, *params]
+            scope.conn, contract, f"{scope.where} AND ({bad})", [*scope.params, *params]
         )
         described = ", ".join(f"{n} {label}" for label, n in counts.items() if n)
         return Verdict(
@@ -233,7 +314,7 @@ def check_evaluations(
                 metadata=v.metadata,
                 severity=v.severity,
                 blocking=v.blocking,
-                partition=partition,
+                partition=partition or None,
                 description=v.description,
                 target_materialization_data=latest.get(partition),
             )
@@ -258,11 +339,12 @@ def _latest_materializations(
 
     found: dict[str, Any] = {}
     for partition in partitions:
-        # One query per partition, as Dagster's own `AssetCheckResult` does: a page over
-        # several partitions could be filled by one partition's many re-runs.
-        records = instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition]), limit=1
-        ).records
+        if not partition:  # a whole-table check, aimed at the asset's latest materialization
+            records = instance.fetch_materializations(key, limit=1).records
+        else:
+            records = instance.fetch_materializations(
+                dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition]), limit=1
+            ).records
         if records:
             found[partition] = Target(
                 storage_id=records[0].storage_id,

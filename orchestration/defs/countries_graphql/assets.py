@@ -1,5 +1,6 @@
 """Countries from the GraphQL API, one partition per continent."""
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from dagster import (
@@ -11,6 +12,13 @@ from dagster import (
 )
 
 from orchestration.contracts.datasets import COUNTRIES
+from orchestration.defs.audits import (
+    Outcome,
+    key_unique,
+    not_null,
+    publication,
+    write_audit_publish,
+)
 from orchestration.defs.automation import FOLLOW_UPSTREAM
 from orchestration.defs.freshness import DAILY_SNAPSHOT
 from orchestration.defs.metadata import definition_metadata, table_metadata
@@ -76,6 +84,9 @@ def flatten_country(country: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+COUNTRIES_AUDITS = [key_unique(COUNTRIES), not_null(COUNTRIES)]
+
+
 @asset(
     group_name=GROUP,
     kinds={"python", WAREHOUSE_KIND},
@@ -85,16 +96,16 @@ def flatten_country(country: dict[str, Any]) -> dict[str, Any]:
     automation_condition=FOLLOW_UPSTREAM,
     metadata=definition_metadata(COUNTRIES),
     freshness_policy=DAILY_SNAPSHOT,
+    check_specs=[a.spec("countries", continent_partitions) for a in COUNTRIES_AUDITS],
 )
-def countries(
-    context: AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource
-) -> MaterializeResult:
+def countries(context: AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource):
     """Countries with their continent and languages, one partition per continent; a write
-    replaces exactly its continent's rows. Records that break the contract, or that belong to
-    another continent, go to `api_rejects` (scope `countries/<continent>`)."""
-    total, rejected_total = 0, 0
-    metadata: dict[str, Any] = {}
-    for continent in context.partition_keys:
+    replaces exactly its continent's rows, once its checks pass on the new version (a country
+    code must not appear under two continents). Records that break the contract, or that belong
+    to another continent, go to `api_rejects` (scope `countries/<continent>`)."""
+    wh = warehouse.get()
+
+    def write(continent: str) -> Callable[[Any], dict[str, Any]]:
         raw = read_raw_json(lake.get(), raw_countries_path(continent))
         fetched_at = utc_now()
         rows = [flatten_country(c) | {"fetched_at": fetched_at} for c in raw]
@@ -103,20 +114,34 @@ def countries(
             for i, r in enumerate(rows)
             if r["continent_code"] != continent
         }
-        table, rejected = load_records(
-            warehouse.get(),
-            COUNTRIES,
-            rows,
-            raw,
-            scope=f"countries/{continent}",
-            partitions=[continent],
-            rejected=foreign,
-        )
-        total += table.num_rows
-        rejected_total += rejected
-        metadata = table_metadata(COUNTRIES, table)
-    if rejected_total:
-        context.log.warning(f"{rejected_total} country record(s) rejected; see api_rejects")
-    return MaterializeResult(
-        metadata=metadata | {"dagster/row_count": total, "rejected": rejected_total}
-    )
+
+        def into(conn: Any) -> dict[str, Any]:
+            table, rejected = load_records(
+                wh,
+                COUNTRIES,
+                rows,
+                raw,
+                scope=f"countries/{continent}",
+                partitions=[continent],
+                rejected=foreign,
+                conn=conn,
+            )
+            return {"table": table, "rejected": rejected}
+
+        return into
+
+    outcomes = [
+        write_audit_publish(wh, COUNTRIES, continent, write(continent), COUNTRIES_AUDITS)
+        for continent in context.partition_keys
+    ]
+    rejected = sum(o.facts["rejected"] for o in outcomes if o.facts)
+    if rejected:
+        context.log.warning(f"{rejected} country record(s) rejected; see api_rejects")
+
+    def metadata(published: Sequence[Outcome]) -> dict[str, Any]:
+        tables = [o.facts["table"] for o in published if o.facts]
+        return table_metadata(COUNTRIES, tables[-1], rows=sum(t.num_rows for t in tables)) | {
+            "rejected": sum(o.facts["rejected"] for o in published if o.facts)
+        }
+
+    yield from publication(context, "countries", outcomes, metadata)
