@@ -325,15 +325,21 @@ LOCATIONS = """{ workspaceOrError { __typename ... on Workspace { locationEntrie
 
 
 def location_errors(workspace: dict) -> list[str] | None:
-    """The load error of each code location in a `LOCATIONS` answer; None while one loads."""
+    """What to say of each code location that failed to load, from a `LOCATIONS` answer; None
+    while one still loads."""
     entries = workspace["workspaceOrError"].get("locationEntries", [])
     if not entries or any(e["loadStatus"] != "LOADED" for e in entries):
         return None
     return [
-        f"{e['name']}: {e['locationOrLoadError']['message'].strip().splitlines()[0]}"
+        f"code location {e['name']} failed to load: {_first_line(e['locationOrLoadError'])}"
         for e in entries
         if (e["locationOrLoadError"] or {}).get("__typename") == "PythonError"
     ]
+
+
+def _first_line(error: dict, limit: int = 160) -> str:
+    line = error["message"].strip().splitlines()[0]
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def wait_for_code(ui_url: str, service: Service, timeout_s: float = 120) -> list[str]:
@@ -348,7 +354,7 @@ def wait_for_code(ui_url: str, service: Service, timeout_s: float = 120) -> list
             if errors is not None:
                 return errors
         time.sleep(0.5)
-    return [f"the code did not load within {timeout_s:.0f} s"]
+    return [f"the code locations did not load within {timeout_s:.0f} s"]
 
 
 def serve(console: Console, services: list[Service]) -> None:
@@ -381,8 +387,8 @@ def serve(console: Console, services: list[Service]) -> None:
     _wait_for_http(f"{ui_url}/server_info", 180, ui)
     # Quiet, a code location that fails to load would only show in the UI and the log.
     for error in wait_for_code(ui_url, ui):
-        where = f"; the trace is in {ui.log}" if ui.log else ""
-        say(f"code location {error} (the UI shows it{where})")
+        where = f"; the log: {ui.log}" if ui.log else ""
+        say(f"{error} (the UI shows why{where})")
     dev_key = bool(api_url) and not env.get("SERVING_API_KEYS")
     say(banner(ui_url, api_url, dev_key, console.log_dir))
 

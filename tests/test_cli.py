@@ -129,7 +129,7 @@ def test_run_serves_the_ui_and_ctrl_c_stops_everything(tmp_path):
         assert "X-API-Key: dev-key" in banner
         assert f"{logs}/dagster.log" in banner and "make run VERBOSE=1" in banner
         assert "materialized sales_job (2024-03-01...2024-03-05)" in before
-        assert "code location" not in before  # it loaded
+        assert "failed to load" not in before and "did not load" not in before
         # Steps, daemon ticks and the API's lines went to the files; the terminal stays as it
         # was while the daemon goes on logging.
         dagster_log = logs / "dagster.log"
@@ -193,8 +193,40 @@ def test_a_code_location_that_fails_to_load_is_named_before_the_banner():
         "message": "NameError: name 'Verdict' is not defined\n\nStack Trace: ...",
     }
     assert cli.location_errors(workspace("LOADED", broken)) == [
-        "dataplatform: NameError: name 'Verdict' is not defined"
+        "code location dataplatform failed to load: NameError: name 'Verdict' is not defined"
     ]
+
+
+@pytest.mark.slow
+def test_wait_for_code_names_a_location_that_fails_on_a_real_webserver(tmp_path):
+    (tmp_path / "broken.py").write_text("import a_module_that_is_not_there\n")
+    (tmp_path / "workspace.yaml").write_text(
+        "load_from:\n  - python_file:\n      relative_path: broken.py\n"
+        "      location_name: broken\n"
+    )
+    (tmp_path / "home").mkdir()
+    port = free_port()
+    dg = str(Path(sys.executable).with_name("dg"))
+    env = dict(os.environ, DAGSTER_HOME=str(tmp_path / "home"), VIRTUAL_ENV=sys.prefix)
+    with (tmp_path / "dg.log").open("wb") as log:
+        proc = subprocess.Popen(
+            [dg, "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
+            cwd=tmp_path,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_for_http(f"{url}/server_info", 120, alive=lambda: proc.poll() is None)
+        [error] = cli.wait_for_code(url, cli.Service("dg dev", proc))
+        assert error.startswith("code location broken failed to load: "), error
+        assert "No module named 'a_module_that_is_not_there'" in error
+        assert len(error) < 200
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(timeout=30)
 
 
 def test_the_readme_shows_the_banner_make_run_prints(monkeypatch):
