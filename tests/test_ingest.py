@@ -304,6 +304,7 @@ def test_a_pushed_user_is_served_at_once(client: TestClient, warehouse_url: str)
     assert r.headers["Location"] == "/users/ada@example.org"
     assert body["email"] == "ada@example.org" and body["username"] == "ada"
     assert body["role"] == "analyst" and body["source"] == "push" and body["id"] == 1
+    assert body["uid"] == "push-1"  # a REST API user may have id 1 too; never this uid
     got = client.get("/users/ADA@example.org")
     assert got.status_code == 200
     assert got.json() == body
@@ -323,6 +324,7 @@ def test_a_duplicate_email_is_a_409(client: TestClient, warehouse_url: str):
 def test_a_user_of_the_rest_api_cannot_be_pushed_again(client: TestClient, warehouse_url: str):
     api_user = dict.fromkeys(USERS.column_names) | {
         "id": 7,
+        "uid": "7",
         "name": "Grace Hopper",
         "username": "grace",
         "email": "grace@example.org",

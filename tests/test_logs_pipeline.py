@@ -42,6 +42,7 @@ from orchestration.resources import resources_from_env
 from orchestration.resources.storage import LakeResource, WarehouseResource
 from orchestration.storage.warehouse import Warehouse, open_warehouse, quote, timestamp_text
 from sample_sources import rest
+from tests.serving_fixtures import client_for
 
 T0 = dt.datetime(2024, 3, 1, 10, 0, tzinfo=dt.UTC)
 
@@ -514,3 +515,40 @@ def test_pushed_users_are_merged_and_shadowed_ones_counted(platform):
     assert sorted(ids_by_source) == sorted(
         [str(u["id"]) for u in rest.USERS] + [f"push-{i}" for i in ids]
     )
+
+    # Both sources number from 1: `uid` tells their users apart, as records names them.
+    assert ids[0] in {u["id"] for u in rest.USERS}
+    assert (ada["id"], ada["uid"]) == (ids[0], f"push-{ids[0]}")
+    assert users[("api", ids[0])]["uid"] == str(ids[0])
+    assert sorted(u["uid"] for u in users.values()) == sorted(ids_by_source)
+    with client_for(platform.warehouse_url) as client:
+        listed = client.get("/users", params={"limit": 100}).json()["data"]
+        data = client.get("/data", params={"source": "users", "page_size": 100}).json()["data"]
+        pushed = client.get("/users/ada@example.org").json()
+    assert len({u["uid"] for u in listed}) == len(listed) == 12
+    assert sorted(u["uid"] for u in listed) == sorted(r["source_id"] for r in data)
+    assert (pushed["source"], pushed["id"], pushed["uid"]) == ("push", ids[0], f"push-{ids[0]}")
+
+
+def test_a_users_table_from_before_uid_gets_it_on_the_next_run(platform):
+    pipe = Pipeline(platform.warehouse_url, platform.lake_dir, **platform.resources())
+    wh = pipe.wh
+    ddl = ", ".join(wh._column_ddl(c) for c in USERS.columns if c.name != "uid")
+    with wh.transaction() as conn:
+        conn.execute(f"CREATE TABLE users ({ddl}, PRIMARY KEY (source, id))")
+        conn.execute(
+            "INSERT INTO users (id, name, username, email, source, fetched_at) VALUES "
+            "(99, 'Gone', 'gone', 'gone@example.org', 'api', '2024-03-01T00:00:00Z'), "
+            "(1, 'Old push', 'old', 'old@example.org', 'push', '2024-03-01T00:00:00Z')"
+        )
+    run = materialize(
+        all_assets,
+        selection=["raw_users", "users"],
+        resources=pipe.resources,
+        instance=pipe.instance,
+    )
+    assert run.success
+    uids = {(u["source"], u["id"]): u["uid"] for u in wh.read(USERS).to_pylist()}
+    # The API user no longer served keeps its row, now with its uid; push rows are rebuilt.
+    assert uids[("api", 99)] == "99" and uids[("api", 1)] == "1"
+    assert ("push", 1) not in uids and len(uids) == len(rest.USERS) + 1

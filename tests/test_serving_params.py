@@ -78,7 +78,7 @@ def test_errors_say_the_expected_format_and_list_the_valid_values(client: TestCl
     assert malformed["details"][0]["valid"] == RECORD_COLUMNS.split(", ")
     assert error(client, "/tables/records", sort="-zzz")["message"] == f"{sort}; got '-zzz'"
     assert error(client, "/users", sort="x")["message"].startswith(
-        "sort must be one of: id, name, username, email, phone, website, "
+        "sort must be one of: id, uid, name, username, email, phone, website, "
     )
     # JSON columns cannot be sorted on, so they are not offered.
     json_sort = error(client, "/countries", sort="languages")["message"]

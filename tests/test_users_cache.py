@@ -49,6 +49,7 @@ def shared_redis() -> str:
 def api_user(email: str, name: str) -> pa.Table:
     row = dict.fromkeys(USERS.column_names) | {
         "id": 1,
+        "uid": "1",
         "name": name,
         "username": email.split("@")[0],
         "email": email,

@@ -125,6 +125,7 @@ def test_nulls_in_required_columns_are_refused(warehouse: Warehouse):
 def user(uid: int, name: str, email: str) -> dict:
     return {
         "id": uid,
+        "uid": str(uid),
         "name": name,
         "username": name.lower(),
         "email": email,

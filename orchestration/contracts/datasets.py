@@ -17,7 +17,20 @@ USERS = Contract(
         "company flattened."
     ),
     columns=(
-        Column("id", "int", False, "The source's user id."),
+        Column(
+            "id",
+            "int",
+            False,
+            "The user's id in its `source`: the REST API's id, or a pushed user's landing id. "
+            "Each source numbers its own users; `uid` is unique across them.",
+        ),
+        Column(
+            "uid",
+            "string",
+            False,
+            "Unique across sources, as `records.source_id` names the user: the REST API's id "
+            "(`3`), or `push-<id>` for a pushed user (`push-3`).",
+        ),
         Column("name", "string", False),
         Column("username", "string", False),
         Column("email", "string", False, "Lower-cased; unique."),
@@ -41,7 +54,8 @@ USERS = Contract(
         ),
         FETCHED_AT,
     ),
-    # A pushed user's id is its landing id: unique within its source, not across sources.
+    # A pushed user's id is its landing id: unique within its source, not across sources;
+    # `uid` is unique across them (it is made from the key, so no index of its own).
     key=("source", "id"),
     unique=(("email",),),
     search=("name", "username", "email", "company_name"),

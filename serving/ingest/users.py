@@ -15,7 +15,8 @@ def pushed_user(landing: dict[str, Any]) -> dict[str, Any]:
     """A `landing_users` row in the `users` shape, as the next materialization will merge it."""
     row: dict[str, Any] = dict.fromkeys(USERS.column_names)
     row.update({k: v for k, v in landing.items() if k in row})
-    row["source"], row["fetched_at"] = "push", landing["received_at"]
+    row["uid"], row["source"] = f"push-{landing['id']}", "push"
+    row["fetched_at"] = landing["received_at"]
     return row
 
 

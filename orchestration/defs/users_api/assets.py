@@ -1,7 +1,8 @@
 """Users and posts from the REST API: raw snapshots in the lake, tables in the warehouse.
 
 `users` also holds the users pushed to `POST /users` (`source = 'push'`), merged from
-`landing_users` on every run.
+`landing_users` on every run. Both sources number their users from 1: `uid` (`3`, `push-3`) is
+unique across them, as `records` names them.
 """
 
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from dagster import (
 
 from orchestration.contracts import Contract
 from orchestration.contracts.datasets import LANDING_USERS, POSTS, USERS
+from orchestration.contracts.schema import COERCE
 from orchestration.defs.automation import FOLLOW_UPSTREAM
 from orchestration.defs.freshness import DAILY_SNAPSHOT
 from orchestration.defs.metadata import definition_metadata, table_metadata
@@ -55,6 +57,19 @@ def raw_posts(rest_api: RestApiResource, lake: LakeResource) -> MaterializeResul
     return _snapshot(rest_api, lake, "/posts", "posts")
 
 
+# A user's `uid` from its (source, id), in SQL; `records` names users the same way.
+UID_SQL = "CASE WHEN source = 'push' THEN 'push-' || CAST(id AS TEXT) ELSE CAST(id AS TEXT) END"
+
+
+def api_uid(user_id: Any) -> str | None:
+    """The `uid` of a REST API user: its id as the `id` column will hold it (None when it is
+    not an id: the record is then rejected for its `id`)."""
+    try:
+        return str(COERCE["int"](user_id))
+    except (ValueError, TypeError, OverflowError):
+        return None
+
+
 def flatten_user(user: dict[str, Any]) -> dict[str, Any]:
     """A JSONPlaceholder user with its address and company flattened into columns."""
     address = user.get("address") or {}
@@ -63,6 +78,7 @@ def flatten_user(user: dict[str, Any]) -> dict[str, Any]:
     email = user.get("email")
     return {
         "id": user.get("id"),
+        "uid": api_uid(user.get("id")),
         "name": user.get("name"),
         "username": user.get("username"),
         "email": email.strip().lower() if isinstance(email, str) else email,
@@ -133,10 +149,15 @@ SHADOWED = "EXISTS (SELECT 1 FROM users api WHERE api.source = 'api' AND api.ema
 
 
 def pushed_users_select() -> str:
-    """`landing_users` as `users` rows (`source = 'push'`, id = landing id, fetched_at =
-    received_at), without the shadowed ones; columns the push API lacks are NULL."""
+    """`landing_users` as `users` rows (`source = 'push'`, id = landing id, uid =
+    `push-<id>`, fetched_at = received_at), without the shadowed ones; columns the push API
+    lacks are NULL."""
     mapped = {c: f"pushed.{c}" for c in LANDING_USERS.column_names if c in USERS.column_names}
-    mapped |= {"source": "'push'", "fetched_at": "pushed.received_at"}
+    mapped |= {
+        "uid": "'push-' || CAST(pushed.id AS TEXT)",
+        "source": "'push'",
+        "fetched_at": "pushed.received_at",
+    }
     select = ", ".join(mapped.get(c, "NULL") for c in USERS.column_names)
     return f"SELECT {select} FROM landing_users pushed WHERE NOT {SHADOWED}"
 
@@ -152,6 +173,16 @@ def merge_pushed_users(wh: Warehouse, conn: Any) -> tuple[int, int]:
         f"SELECT COUNT(*) FROM landing_users pushed WHERE {SHADOWED}"
     ).fetchone()
     return merged, int(shadowed)
+
+
+def add_uid_column(wh: Warehouse) -> None:
+    """A `users` table written before `uid` existed gets the column, filled from each row's
+    (source, id)."""
+    with wh.transaction() as conn:
+        columns = wh._existing_columns(conn, USERS.name)
+        if columns and "uid" not in columns:
+            conn.execute(f"ALTER TABLE {USERS.name} ADD COLUMN uid TEXT")
+            conn.execute(f"UPDATE {USERS.name} SET uid = {UID_SQL}")
 
 
 @asset(
@@ -172,12 +203,14 @@ def users(
 
     API users are upserted by (source, id). A record that breaks the contract, or repeats an
     email, goes to `api_rejects` (scope `users`) with its reason. Pushed users then replace
-    the `push` rows, from `landing_users` inside the warehouse, id = landing id; one whose
-    email an API user holds stays in `landing_users` only, counted as `push_shadowed`. All of
-    it is one transaction. Without an API snapshot in the lake yet, only the pushed users are
-    merged (and a warning says so).
+    the `push` rows, from `landing_users` inside the warehouse, id = landing id and uid =
+    `push-<id>` (an API user's uid is its id); one whose email an API user holds stays in
+    `landing_users` only, counted as `push_shadowed`. All of it is one transaction. Without an
+    API snapshot in the lake yet, only the pushed users are merged (and a warning says so). A
+    `users` table from before `uid` gets the column first.
     """
     wh, store = warehouse.get(), lake.get()
+    add_uid_column(wh)
     for contract in (USERS, LANDING_USERS):
         wh.ensure_table(contract)
     api_rows, rejected, table = 0, 0, USERS.empty()
