@@ -19,7 +19,6 @@ from orchestration.defs.logs import checks as logs_checks
 from orchestration.defs.logs.sensors import landing_sensor
 from orchestration.defs.platform.sensors import pipeline_runs_sensor
 from orchestration.defs.records import assets as records_assets
-from orchestration.defs.records import checks as records_checks
 from orchestration.defs.sales_csv import assets as sales_assets
 from orchestration.defs.sales_csv.sensors import sales_drop_sensor
 from orchestration.defs.schedules import SCHEDULES
@@ -32,9 +31,7 @@ all_assets = load_assets_from_modules(
 )
 # The landing tables the serving API writes: external assets, shown for lineage.
 external_assets = [logs_assets.landing_logs, logs_assets.landing_users]
-all_checks = load_asset_checks_from_modules(
-    [users_checks, countries_checks, logs_checks, records_checks]
-)
+all_checks = load_asset_checks_from_modules([users_checks, countries_checks, logs_checks])
 
 # Evaluates the assets' automation conditions: downstream partitions follow their upstream.
 automation_sensor = AutomationConditionSensorDefinition(

@@ -72,6 +72,8 @@ def test_demo_materializes_everything_and_prints_the_tables(tmp_path, warehouse_
         "api_rejects": 0,
         # users writes two ledger rows: its API upsert and its `source=push` slice.
         "partition_ledger": 39,
+        # Every version passed its blocking checks: nothing was held back.
+        "quarantine": 0,
         # Its four runs reached pipeline_runs without a daemon.
         "pipeline_runs": 4,
         # Nothing was pushed: the landing tables and what is built from them are empty.

@@ -96,7 +96,7 @@ class Audit:
     evaluate: Callable[[Scope], Verdict]
     blocking: bool = True
 
-    def spec(self, asset: str, partitions_def: dg.PartitionsDefinition) -> dg.AssetCheckSpec:
+    def spec(self, asset: str, partitions_def: dg.PartitionsDefinition | None) -> dg.AssetCheckSpec:
         return dg.AssetCheckSpec(
             self.name,
             asset=asset,

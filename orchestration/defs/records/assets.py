@@ -1,8 +1,18 @@
 """`records`: every entity of every source in the source documents' unified schema."""
 
-from dagster import AssetSelection, MaterializeResult, asset
+from collections.abc import Sequence
+from typing import Any
+
+from dagster import AssetExecutionContext, AssetSelection, asset
 
 from orchestration.contracts.datasets import COUNTRIES, POSTS, RECORDS, SALES_ORDERS, USERS
+from orchestration.defs.audits import (
+    Outcome,
+    key_unique,
+    not_null,
+    publication,
+    write_audit_publish,
+)
 from orchestration.defs.automation import follow_whole_tables
 from orchestration.defs.metadata import definition_metadata, table_metadata
 from orchestration.defs.raw_zone import utc_now
@@ -41,6 +51,9 @@ def source_queries(wh: Warehouse) -> dict[str, str]:
     }
 
 
+RECORDS_AUDITS = [key_unique(RECORDS), not_null(RECORDS)]
+
+
 @asset(
     group_name="unified",
     kinds={"sql", WAREHOUSE_KIND},
@@ -48,20 +61,21 @@ def source_queries(wh: Warehouse) -> dict[str, str]:
     automation_condition=follow_whole_tables(AssetSelection.assets("countries", "sales_orders")),
     pool="warehouse",
     metadata=definition_metadata(RECORDS),
+    check_specs=[a.spec("records", None) for a in RECORDS_AUDITS],
 )
-def records(warehouse: WarehouseResource) -> MaterializeResult:
+def records(context: AssetExecutionContext, warehouse: WarehouseResource):
     """Users (from the REST API, and pushed ones as `push-<id>`), posts, countries and sales
     orders in one searchable schema: source, source_id, name, value, description, created_at,
     updated_at, unique on (source, source_id). Rebuilt inside the warehouse (INSERT ...
-    SELECT), one transaction for all sources."""
+    SELECT), one transaction for all sources, published only if its checks pass on it."""
     wh = warehouse.get()
     for upstream in (USERS, POSTS, COUNTRIES, SALES_ORDERS):
         wh.ensure_table(upstream)
     now = timestamp_text(utc_now())
-    counts = {}
-    with wh.transaction() as conn:
-        for source, select in source_queries(wh).items():
-            counts[source] = wh.replace_from_query(
+
+    def rebuild(conn: Any) -> dict[str, int]:
+        return {
+            source: wh.replace_from_query(
                 RECORDS,
                 f"source = {wh.placeholder}",
                 [source],
@@ -70,8 +84,15 @@ def records(warehouse: WarehouseResource) -> MaterializeResult:
                 slice_name=f"source={source}",
                 conn=conn,
             )
-    preview = wh.read(RECORDS, limit=5)
-    return MaterializeResult(
-        metadata=table_metadata(RECORDS, preview, rows=sum(counts.values()))
-        | {f"rows_{source}": n for source, n in counts.items()}
-    )
+            for source, select in source_queries(wh).items()
+        }
+
+    outcome = write_audit_publish(wh, RECORDS, "", rebuild, RECORDS_AUDITS)
+
+    def metadata(published: Sequence[Outcome]) -> dict[str, Any]:
+        counts = published[0].facts or {}
+        return table_metadata(RECORDS, wh.read(RECORDS, limit=5), rows=sum(counts.values())) | {
+            f"rows_{source}": n for source, n in counts.items()
+        }
+
+    yield from publication(context, "records", [outcome], metadata)
