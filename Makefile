@@ -25,7 +25,7 @@ demo: $(STAMP)
 
 ## Backfill the sales days FROM..TO (YYYY-MM-DD) in one run, through the running UI (make run).
 backfill: $(STAMP)
-	$(BIN)/python -m orchestration.cli backfill --from $(FROM) --to $(TO)
+	@$(BIN)/python -m orchestration.cli backfill --from "$(FROM)" --to "$(TO)"
 
 ## The whole suite (Postgres tests need 127.0.0.1:5432; under CI=true they must run). It fails
 ## when the tests changed the checkout (tests/tree_guard.py).
