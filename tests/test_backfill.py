@@ -24,6 +24,9 @@ def test_days_between():
         days_between("2024-03-02", "2024-03-01")
 
 
+CLI_BACKFILL = [sys.executable, "-m", "orchestration.cli", "backfill"]
+
+
 def cli_backfill(first: str, last: str, url: str, env: dict | None = None):
     return subprocess.run(
         [
