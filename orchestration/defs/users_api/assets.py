@@ -5,7 +5,7 @@
 unique across them, as `records` names them.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from dagster import (
@@ -18,6 +18,14 @@ from dagster import (
 from orchestration.contracts import Contract
 from orchestration.contracts.datasets import LANDING_USERS, POSTS, USERS
 from orchestration.contracts.schema import COERCE
+from orchestration.defs.audits import (
+    Audit,
+    Outcome,
+    key_unique,
+    not_null,
+    publication,
+    write_audit_publish,
+)
 from orchestration.defs.automation import FOLLOW_UPSTREAM
 from orchestration.defs.freshness import DAILY_SNAPSHOT
 from orchestration.defs.metadata import definition_metadata, table_metadata
@@ -125,23 +133,34 @@ def _load_snapshot(
     warehouse: WarehouseResource,
     contract: Contract,
     flatten: Callable[[dict[str, Any]], dict[str, Any]],
-    refuse: Callable[[list[dict[str, Any]]], dict[int, str]] | None = None,
-) -> MaterializeResult:
-    """Normalize a raw snapshot into its table; rejects go to `api_rejects`."""
+) -> Iterator[Any]:
+    """Normalize a raw snapshot into its table, published only if its checks pass on the new
+    version; rejects go to `api_rejects`."""
     raw = read_raw_json(lake.get(), f"rest/{contract.name}.json")
     fetched_at = utc_now()
     rows = [flatten(record) | {"fetched_at": fetched_at} for record in raw]
-    table, rejected = load_records(
-        warehouse.get(),
-        contract,
-        rows,
-        raw,
-        scope=contract.name,
-        rejected=refuse(rows) if refuse else None,
-    )
-    if rejected:
-        context.log.warning(f"{rejected} {contract.name} record(s) rejected; see api_rejects")
-    return MaterializeResult(metadata=table_metadata(contract, table) | {"rejected": rejected})
+    wh = warehouse.get()
+
+    def write(conn: Any) -> dict[str, Any]:
+        table, rejected = load_records(wh, contract, rows, raw, scope=contract.name, conn=conn)
+        return {"table": table, "rejected": rejected}
+
+    outcome = write_audit_publish(wh, contract, "", write, snapshot_audits(contract))
+    if outcome.facts and outcome.facts["rejected"]:
+        context.log.warning(
+            f"{outcome.facts['rejected']} {contract.name} record(s) rejected; see api_rejects"
+        )
+
+    def metadata(published: Sequence[Outcome]) -> dict[str, Any]:
+        facts = published[0].facts or {}
+        return table_metadata(contract, facts["table"]) | {"rejected": facts["rejected"]}
+
+    yield from publication(context, contract.name, [outcome], metadata)
+
+
+def snapshot_audits(contract: Contract) -> list[Audit]:
+    """The checks a snapshot's new version passes before it is published."""
+    return [key_unique(contract), not_null(contract)]
 
 
 # A pushed user whose email a REST API user already holds stays in `landing_users`, unmerged.
@@ -194,10 +213,9 @@ def add_uid_column(wh: Warehouse) -> None:
     pool="warehouse",
     metadata=definition_metadata(USERS),
     freshness_policy=DAILY_SNAPSHOT,
+    check_specs=[a.spec("users", None) for a in snapshot_audits(USERS)],
 )
-def users(
-    context: AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource
-) -> MaterializeResult:
+def users(context: AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource):
     """Users, one row each, address and company flattened, email lower-cased and unique: the
     REST API's (`source = 'api'`) and those pushed to `POST /users` (`source = 'push'`).
 
@@ -213,8 +231,9 @@ def users(
     add_uid_column(wh)
     for contract in (USERS, LANDING_USERS):
         wh.ensure_table(contract)
-    api_rows, rejected, table = 0, 0, USERS.empty()
-    with wh.transaction() as conn:
+
+    def write(conn: Any) -> dict[str, Any]:
+        table, rejected = USERS.empty(), 0
         # The pushed rows go first, so that an API user may take an email a pushed one held.
         conn.execute(f"DELETE FROM users WHERE source = {wh.placeholder}", ["push"])
         if store.exists("raw/rest/users.json"):
@@ -224,26 +243,32 @@ def users(
             table, rejected = load_records(
                 wh, USERS, rows, raw, scope="users", rejected=repeated_emails(rows), conn=conn
             )
-            api_rows = table.num_rows
         else:
             context.log.warning("no REST API snapshot (raw/rest/users.json) yet: pushed users only")
         pushed, shadowed = merge_pushed_users(wh, conn)
-    if rejected:
-        context.log.warning(f"{rejected} users record(s) rejected; see api_rejects")
-    if shadowed:
+        return {"table": table, "rejected": rejected, "pushed": pushed, "shadowed": shadowed}
+
+    outcome = write_audit_publish(wh, USERS, "", write, snapshot_audits(USERS))
+    facts = outcome.facts or {}
+    if facts.get("rejected"):
+        context.log.warning(f"{facts['rejected']} users record(s) rejected; see api_rejects")
+    if facts.get("shadowed"):
         context.log.warning(
-            f"{shadowed} pushed user(s) not merged: an API user holds their email "
+            f"{facts['shadowed']} pushed user(s) not merged: an API user holds their email "
             "(they stay in landing_users)"
         )
-    return MaterializeResult(
-        metadata=table_metadata(USERS, table, rows=api_rows + pushed)
-        | {
-            "rejected": rejected,
+
+    def metadata(published: Sequence[Outcome]) -> dict[str, Any]:
+        f = published[0].facts or {}
+        api_rows = f["table"].num_rows
+        return table_metadata(USERS, f["table"], rows=api_rows + f["pushed"]) | {
+            "rejected": f["rejected"],
             "api_rows": api_rows,
-            "push_rows": pushed,
-            "push_shadowed": shadowed,
+            "push_rows": f["pushed"],
+            "push_shadowed": f["shadowed"],
         }
-    )
+
+    yield from publication(context, "users", [outcome], metadata)
 
 
 @asset(
@@ -253,10 +278,9 @@ def users(
     automation_condition=FOLLOW_UPSTREAM,
     metadata=definition_metadata(POSTS),
     freshness_policy=DAILY_SNAPSHOT,
+    check_specs=[a.spec("posts", None) for a in snapshot_audits(POSTS)],
 )
-def posts(
-    context: AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource
-) -> MaterializeResult:
+def posts(context: AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource):
     """Posts, one row each, linked to their author by `user_id`. Upserted by `id`; records that
     break the contract go to `api_rejects` (scope `posts`)."""
-    return _load_snapshot(context, lake, warehouse, POSTS, flatten_post)
+    yield from _load_snapshot(context, lake, warehouse, POSTS, flatten_post)
