@@ -34,6 +34,7 @@ from orchestration.defs.audits import (
     VersionRejected,
     audit_version,
     check_evaluations,
+    quarantine,
 )
 from orchestration.defs.automation import FOLLOW_UPSTREAM
 from orchestration.defs.freshness import DAILY_PARTITION
@@ -169,8 +170,7 @@ def _land_day(
         landing.result, landing.preview, landing.verdicts = _clean_day(day, store, wh, audits)
     except VersionRejected as rejected:
         landing.verdicts = rejected.verdicts
-        offending = {v.check_name: v.offending for v in rejected.verdicts if v.blocks}
-        wh.quarantine(SALES_ORDERS.name, day, {k: t for k, t in offending.items() if t is not None})
+        quarantine(wh, SALES_ORDERS, rejected)
     return landing
 
 
