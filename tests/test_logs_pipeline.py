@@ -23,6 +23,7 @@ from orchestration.contracts.datasets import (
     LANDING_USERS,
     LOG_LEVELS_HOURLY,
     LOGS,
+    QUARANTINE,
     RECORDS,
     USERS,
     log_hour,
@@ -437,20 +438,40 @@ def test_an_event_id_repeated_across_hours_is_flagged_without_blocking(warehouse
     assert (pipe.lake_dir / "parquet/logs/hour=2024-03-01-11:00/part-0.parquet").exists()
 
 
-def test_an_unknown_severity_fails_its_check_and_stops_the_exports(warehouse_url, tmp_path):
+def test_an_unknown_severity_keeps_its_hour_unpublished_and_the_others_go_on(
+    warehouse_url, tmp_path
+):
     pipe = Pipeline(warehouse_url, tmp_path / "lake")
-    append(pipe.wh, LANDING_LOGS, [log(at(0), severity="TRACE"), log(at(0))])
+    # Hour 10 holds a severity the ingest API would have refused; hour 11 is fine.
+    append(pipe.wh, LANDING_LOGS, [log(at(0), severity="TRACE"), log(at(0)), log(at(1))])
     [result] = pipe.sense_and_run()
     assert not result.success
     failed = next(
         e
         for e in result.get_asset_check_evaluations()
-        if e.asset_key == AssetKey("logs") and e.check_name == "severity_allowed"
+        if e.asset_key == AssetKey("logs")
+        and e.check_name == "severity_allowed"
+        and e.partition == "2024-03-01-10:00"
     )
     assert not failed.passed and failed.metadata["unexpected"].value == {"TRACE": 1}
-    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
-    assert materialized == {"logs"}
+    # The bad hour's version was never published, nor anything built on it; the good hour was.
+    materialized = {
+        (e.asset_key.to_user_string(), e.partition)
+        for e in result.get_asset_materialization_events()
+    }
+    assert materialized == {("logs", "2024-03-01-11:00")}
+    assert pipe.wh.count(LOGS, ["2024-03-01-10:00"]) == 0
+    assert pipe.wh.count(LOGS, ["2024-03-01-11:00"]) == 1
     assert not (pipe.lake_dir / "parquet" / "logs").exists()
+    kept = pipe.wh.read(QUARANTINE).to_pylist()
+    assert [(r["partition"], r["check_name"]) for r in kept] == [
+        ("2024-03-01-10:00", "severity_allowed")
+    ]
+    assert json.loads(kept[0]["row"])["severity"] == "TRACE"
+    [failure] = result.get_step_failure_events()
+    assert "2024-03-01-10:00 not published, failed: severity_allowed (1 row(s) with a severity" in (
+        failure.event_specific_data.error.message
+    )
 
 
 # -- pushed users -----------------------------------------------------------------------------

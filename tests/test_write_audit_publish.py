@@ -199,3 +199,18 @@ def test_a_continent_repeating_another_continents_code_keeps_its_published_rows(
         "key_unique",
     )
     assert json.loads(kept["row"])["code"] == "US"
+
+
+def test_a_first_day_rejected_on_a_new_warehouse_does_not_hold_back_the_next(platform):
+    # The tables are created inside the rejected day's transaction, and rolled back with it.
+    text = drop(platform, "2024-03-01").read_text()
+    lines = text.splitlines()
+    drop(platform, "2024-03-01").write_text("\n".join([lines[0], *lines[1:50]]) + "\n")
+    bad = "\n".join(line.replace(",2024-03-01", ",2024-02-30") for line in lines[50:])
+    drop(platform, "2024-03-01").write_text("\n".join([lines[0], *lines[1:50], bad]) + "\n")
+
+    result = run(platform, DAYS[:2])
+
+    assert "2024-03-01 not published, failed: reject_ratio" in failure_message(result)
+    assert materialized(result, "sales_orders") == ["2024-03-02"]
+    assert platform.warehouse.count(SALES_ORDERS, ["2024-03-02"]) > 0

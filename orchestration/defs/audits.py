@@ -13,7 +13,7 @@ partition (`check_evaluations`), so the UI reads each day's own result.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import dagster as dg
@@ -109,11 +109,16 @@ class Audit:
 def audit_version(scope: Scope, audits: Sequence[Audit]) -> list[Verdict]:
     """Evaluate `audits` on the new version; raise `VersionRejected` (rolling the write back)
     if a blocking one fails, else clear what earlier failed versions left in quarantine."""
-    verdicts = [audit.evaluate(scope) for audit in audits]
+    verdicts = evaluate(scope, audits)
     if any(v.blocks for v in verdicts):
         raise VersionRejected(scope.partition, verdicts)
     scope.wh.release(scope.contract.name, [scope.partition], conn=scope.conn)
     return verdicts
+
+
+def evaluate(scope: Scope, audits: Sequence[Audit]) -> list[Verdict]:
+    """Each audit's verdict on the version; whether a failure blocks is the audit's to say."""
+    return [replace(audit.evaluate(scope), blocking=audit.blocking) for audit in audits]
 
 
 @dataclass
@@ -194,7 +199,7 @@ def _failure_metadata(offending: pa.Table, count: int) -> dict[str, Any]:
     }
 
 
-def key_unique(contract: Contract) -> Audit:
+def key_unique(contract: Contract, blocking: bool = True) -> Audit:
     """No two rows share the contract's key, across partitions. Within a partition the primary
     key (partition column, key) already forbids it, so only keys shared with another partition
     are looked for, and not at all while the table holds no other partition."""
@@ -233,6 +238,7 @@ def key_unique(contract: Contract) -> Audit:
         "key_unique",
         f"No two rows share the key ({', '.join(contract.key)}), across partitions.",
         evaluate,
+        blocking,
     )
 
 
@@ -290,6 +296,77 @@ def not_null(contract: Contract) -> Audit:
         lambda _wh: {c: (f"{quote(c)} IS NULL", ()) for c in required},
         counts_key="null_counts",
     )
+
+
+def allowed_values(contract: Contract, column: str, allowed: Sequence[str]) -> Audit:
+    """Every value of `column` is one of `allowed` (nulls are the not-null check's business)."""
+    contract.column(column)  # fail at import on a misspelled column
+    name = f"{column}_allowed"
+
+    def evaluate(scope: Scope) -> Verdict:
+        wh, col = scope.wh, quote(column)
+        bad = f"{scope.where} AND {col} NOT IN {wh.in_list(allowed)}"
+        params = [*scope.params, *allowed]
+        found = scope.conn.execute(
+            f"SELECT {col}, COUNT(*) FROM {quote(contract.name)} WHERE {bad} "
+            f"GROUP BY {col} ORDER BY 2 DESC",
+            params,
+        ).fetchall()
+        total = sum(int(n) for _, n in found)
+        metadata = {
+            "unexpected_rows": total,
+            "unexpected": {str(v): int(n) for v, n in found[:EXAMPLES]},
+        }
+        if not total:
+            return Verdict(name, True, metadata)
+        offending = wh.select(scope.conn, contract, bad, params)
+        return Verdict(
+            name,
+            False,
+            metadata | _failure_metadata(offending, total),
+            offending=offending,
+            description=f"{total} row(s) with a {column} not in {', '.join(allowed)}",
+        )
+
+    return Audit(name, f"{column} is one of {', '.join(allowed)}.", evaluate)
+
+
+class PartitionsRejected(Exception):
+    """Some partitions of a multi-partition write failed a blocking audit."""
+
+    def __init__(self, verdicts: dict[str, list[Verdict]]) -> None:
+        self.verdicts = verdicts
+        super().__init__(", ".join(p for p, vs in verdicts.items() if any(v.blocks for v in vs)))
+
+
+def publish_partitions(
+    wh: Warehouse,
+    contract: Contract,
+    partitions: Sequence[str],
+    write: Callable[[Any, list[str]], Mapping[str, Mapping[str, Any]]],
+    audits: Sequence[Audit],
+) -> list[Outcome]:
+    """`write_audit_publish` for a write that rebuilds many partitions in one statement:
+    `write(conn, partitions)` returns what it knows per partition. Every partition is audited
+    in the write's transaction; if any fails, the transaction rolls back, the failed ones are
+    quarantined, and the others are written and audited again in a transaction of their own."""
+    keys = list(partitions)
+    try:
+        with wh.transaction() as conn:
+            facts = write(conn, keys)
+            verdicts = {p: evaluate(Scope(wh, conn, contract, p, facts[p]), audits) for p in keys}
+            if any(v.blocks for vs in verdicts.values() for v in vs):
+                raise PartitionsRejected(verdicts)
+            wh.release(contract.name, keys, conn=conn)
+    except PartitionsRejected as rejected:
+        failed = [p for p, vs in rejected.verdicts.items() if any(v.blocks for v in vs)]
+        for p in failed:
+            quarantine(wh, contract, VersionRejected(p, rejected.verdicts[p]))
+        good = [p for p in keys if p not in failed]
+        published = publish_partitions(wh, contract, good, write, audits) if good else []
+        outcomes = [Outcome(p, rejected.verdicts[p]) for p in failed] + published
+        return sorted(outcomes, key=lambda o: keys.index(o.partition))
+    return [Outcome(p, verdicts[p], facts[p]) for p in keys]
 
 
 def check_evaluations(

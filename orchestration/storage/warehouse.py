@@ -221,6 +221,10 @@ class Warehouse(ABC):
                 )
         self._ensured.add(contract.name)
 
+    def _forget_ddl(self) -> None:
+        """After a rollback: a table the transaction created is gone, so check again."""
+        self._ensured.clear()
+
     def ensure_table(self, contract: Contract) -> None:
         """Create the contract's table and indexes if they do not exist."""
         with self.transaction() as conn:
@@ -625,6 +629,7 @@ class SQLiteWarehouse(Warehouse):
                 yield conn
             except BaseException:
                 conn.execute("ROLLBACK")
+                self._forget_ddl()
                 raise
             conn.execute("COMMIT")
         finally:
@@ -745,13 +750,17 @@ class PostgresWarehouse(Warehouse):
 
     @contextmanager
     def transaction(self) -> Iterator[psycopg.Connection]:
-        if self._held is not None:
-            with self._held.transaction():
-                yield self._held
-            return
-        with self.connect() as conn:
-            # psycopg commits on a clean exit of the block and rolls back on an exception.
-            yield conn
+        try:
+            if self._held is not None:
+                with self._held.transaction():
+                    yield self._held
+                return
+            with self.connect() as conn:
+                # psycopg commits on a clean exit of the block and rolls back on an exception.
+                yield conn
+        except BaseException:
+            self._forget_ddl()
+            raise
 
     def _ddl_needed(self, conn: psycopg.Connection, contract: Contract) -> bool:
         # `CREATE INDEX IF NOT EXISTS` takes a SHARE lock on the table until the transaction
