@@ -214,3 +214,18 @@ def test_a_first_day_rejected_on_a_new_warehouse_does_not_hold_back_the_next(pla
     assert "2024-03-01 not published, failed: reject_ratio" in failure_message(result)
     assert materialized(result, "sales_orders") == ["2024-03-02"]
     assert platform.warehouse.count(SALES_ORDERS, ["2024-03-02"]) > 0
+
+
+def test_a_snapshots_checks_are_aimed_at_the_version_they_published(platform):
+    result = run_assets(platform, ["raw_users", "users", "raw_posts", "posts", "records"])
+    assert result.success
+    evaluations = {
+        (e.asset_key.to_user_string(), e.check_name): e
+        for e in result.get_asset_check_evaluations()
+    }
+    for asset in ("users", "posts", "records"):
+        for check in ("key_unique", "required_not_null"):
+            e = evaluations[(asset, check)]
+            # Passed, on this run's materialization: the UI counts it for the latest one.
+            assert e.passed and e.partition is None, (asset, check)
+            assert e.target_materialization_data.run_id == result.run_id, (asset, check)
