@@ -5,6 +5,11 @@ one file per day, the rows split evenly over the days. Every byte depends only o
 ``(seed, day, rows for that day)``: the same call always produces the same files, and a
 day's text does not depend on the other days.
 
+``write_sample_drops(landing_dir, first, last)`` writes the bundled sample that ``make run``
+lands: any days, each one of the five fixed drops of 2024-03-01..05 re-dated (the same rows
+and defects, the day's own date in its ids and dates), in a five-day cycle. Any five
+consecutive sample days therefore hold the same rows and defects, whatever today is.
+
 Columns: ``order_id,customer_id,product,quantity,price,order_date``. Clean rows look like
 ``ORD-20240301-000123,CUST-0042,"Cable, USB-C (2m)",3,9.99,2024-03-01``.
 
@@ -142,11 +147,15 @@ def _day_rng(day: date, seed: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([seed, day.toordinal()]))
 
 
-def _iter_chunks(day: date, rows: int, seed: int, stats: DropStats) -> Iterator[str]:
-    """Yield the file text in pieces (header first), updating ``stats`` as rows are made."""
+def _iter_chunks(
+    day: date, rows: int, seed: int, stats: DropStats, drawn_as: date | None = None
+) -> Iterator[str]:
+    """Yield the file text in pieces (header first), updating ``stats`` as rows are made.
+    ``drawn_as``: the day whose random draws the rows take (default ``day``); the ids and dates
+    written are ``day``'s."""
     if rows < 0:
         raise ValueError(f"rows must be >= 0, got {rows}")
-    rng = _day_rng(day, seed)
+    rng = _day_rng(drawn_as or day, seed)
     malformed_mask = np.zeros(rows, dtype=bool)
     if rows:
         count = max(1, round(rows / MALFORMED_PER_ROWS))
@@ -317,3 +326,36 @@ def write_drops_with_stats(
 def write_drops(landing_dir: Path, start: date, days: int, rows: int, seed: int = 42) -> list[Path]:
     """Write ``<landing_dir>/sales/sales_YYYY-MM-DD.csv`` for ``days`` days from ``start``."""
     return [drop.path for drop in write_drops_with_stats(landing_dir, start, days, rows, seed)]
+
+
+#: The bundled sample: the drops of these days (rows each) are the pattern every sample day
+#: repeats, re-dated.
+SAMPLE_PATTERN_START = date(2024, 3, 1)
+SAMPLE_PATTERN_DAYS = 5
+SAMPLE_ROWS_PER_DAY = 1040
+
+
+def sample_pattern_day(day: date) -> date:
+    """The pattern day whose rows and defects the sample drop of ``day`` repeats."""
+    offset = (day - SAMPLE_PATTERN_START).days % SAMPLE_PATTERN_DAYS
+    return SAMPLE_PATTERN_START + timedelta(days=offset)
+
+
+def sample_drop(day: date) -> str:
+    """The text of the bundled sample's drop for ``day``."""
+    stats = DropStats()
+    return "".join(_iter_chunks(day, SAMPLE_ROWS_PER_DAY, 42, stats, sample_pattern_day(day)))
+
+
+def write_sample_drops(landing_dir: Path, first: date, last: date) -> list[Path]:
+    """Write the bundled sample's drop of every day from ``first`` to ``last``."""
+    written = []
+    for offset in range((last - first).days + 1):
+        day = first + timedelta(days=offset)
+        path = drop_path(landing_dir, day)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(sample_drop(day), encoding="utf-8", newline="")
+        tmp.replace(path)  # atomic, as in write_drops_with_stats
+        written.append(path)
+    return written

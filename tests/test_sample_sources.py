@@ -278,6 +278,26 @@ def test_drop_files_naming_split_and_bytes(tmp_path: Path) -> None:
     assert counts == [4, 3, 3]
 
 
+def test_the_bundled_sample_repeats_five_fixed_days_on_any_dates(tmp_path: Path) -> None:
+    # On 2024-03-01..05 it is what write_drops makes of 5,200 rows, byte for byte.
+    fixed = sales.write_drops(tmp_path / "fixed", date(2024, 3, 1), days=5, rows=5200)
+    sample = sales.write_sample_drops(tmp_path / "sample", date(2024, 3, 1), date(2024, 3, 5))
+    assert [p.read_bytes() for p in sample] == [p.read_bytes() for p in fixed]
+
+    # On any other days: one of those five drops each, in a cycle, re-dated.
+    def undated(path: Path, day: date) -> str:
+        return path.read_text().replace(day.isoformat(), "D").replace(f"{day:%Y%m%d}", "D")
+
+    recent = sales.write_sample_drops(tmp_path / "recent", date(2026, 5, 17), date(2026, 5, 23))
+    days = [date(2026, 5, 17 + n) for n in range(7)]
+    cycle = [sales.sample_pattern_day(day) for day in days]
+    assert sorted(cycle[:5]) == [date(2024, 3, n) for n in range(1, 6)]
+    assert cycle[5:] == cycle[:2]
+    for path, day, like in zip(recent, days, cycle, strict=True):
+        assert path.name == f"sales_{day}.csv"
+        assert undated(path, day) == undated(fixed[like.day - 1], like)
+
+
 def test_clean_rows_are_well_formed() -> None:
     text, stats = sales.generate_day_with_stats(date(2024, 3, 1), 2000, seed=3)
     header, rows = parse_rows(text)
