@@ -24,6 +24,12 @@ from sample_sources.server import RunningServer, serve_in_thread
 # The session fails when the tests changed a tracked file (or left an unignored one).
 from tests.tree_guard import pytest_sessionfinish, pytest_sessionstart  # noqa: F401
 
+# The tests land drops dated 2024 (SAMPLE_START) in temporary folders: the session's partitions,
+# in this process and the ones it starts, begin before them, set as a deployment sets them,
+# rather than where `make run` found data. A test of that resolution unsets them.
+os.environ["SALES_START_DATE"] = "2024-01-01"
+os.environ["LOGS_START_DATE"] = "2024-01-01-00:00"
+
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://root@127.0.0.1:5432/postgres")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 # The bucket of the `s3_endpoint` server, and the credentials it is reached with.

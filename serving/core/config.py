@@ -8,6 +8,8 @@ from typing import Annotated
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from orchestration.settings import platform_settings
+
 
 def _split(value: object) -> object:
     """Comma-separated lists in the environment: `a,b` as well as a JSON array."""
@@ -108,9 +110,12 @@ class Settings(BaseSettings):
         16_384, ge=2, description="Largest log `attributes` object, as compact JSON."
     )
     logs_start_date: str = Field(
-        "2024-01-01-00:00",
+        default_factory=lambda: platform_settings().first_hour_key,
         validation_alias=AliasChoices("LOGS_START_DATE", "SERVING_LOGS_START_DATE"),
-        description="The first hour of the `logs` partitions (shared with the Dagster code).",
+        description=(
+            "The first hour of the `logs` partitions, resolved as the Dagster code resolves it "
+            "(`orchestration.settings`): by default 00:00 UTC of the first day of the data."
+        ),
     )
     max_clock_skew_s: int = Field(
         300, ge=0, description="How far in the future a log `timestamp` may be."

@@ -163,7 +163,8 @@ def _record_failures(records: list[dict[str, Any]], limits: LogLimits) -> list[d
             failures.append({"index": i, "field": "timestamp", "reason": "is out of range"})
         else:
             if ts < limits.earliest:
-                reason = f"is before the first log partition ({limits.earliest.isoformat()})"
+                earliest = limits.earliest.isoformat().replace("+00:00", "Z")
+                reason = f"is before the first log partition: the earliest valid time is {earliest}"
                 failures.append({"index": i, "field": "timestamp", "reason": reason})
             elif ts > limits.latest:
                 failures.append({"index": i, "field": "timestamp", "reason": "is in the future"})
