@@ -1,12 +1,13 @@
 """`python -m orchestration.cli demo|run|backfill`: the embedded platform in one command.
 
 `demo` materializes every asset from the sources (the bundled stand-ins unless REST_API_URL /
-GRAPHQL_API_URL point elsewhere) into the embedded warehouse and lake, then prints each table's
-row count. `run` does the same, then serves the Dagster UI (`dg dev`) and the serving API until
-Ctrl-C; its terminal shows a few progress lines and ends with a banner of addresses, while the
-step, daemon and API logs go to files under LOG_DIR (default data/logs; `--verbose` prints them
-instead). `backfill --from D1 --to D2` backfills the sales days through the running webserver,
-as one run.
+GRAPHQL_API_URL point elsewhere; sample sales drops on the days before today in an empty landing
+folder) into the embedded warehouse and lake, then prints each table's row count. The partitions
+begin where the drops do, unless SALES_START_DATE says otherwise. `run` does the same, then
+serves the Dagster UI (`dg dev`) and the serving API until Ctrl-C; its terminal shows a few
+progress lines and ends with a banner of addresses, while the step, daemon and API logs go to
+files under LOG_DIR (default data/logs; `--verbose` prints them instead). `backfill --from D1
+--to D2` backfills the sales days through the running webserver, as one run.
 """
 
 from __future__ import annotations
@@ -20,16 +21,22 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import IO
 
 from dagster import DagsterInstance
 
 from orchestration.contracts import CONTRACTS
-from orchestration.defs.partitions import CONTINENTS
 from orchestration.defs.platform.run_history import record_finished_runs
 from orchestration.resources.sources import CsvLandingResource
+from orchestration.settings import (
+    explicit_settings,
+    keep_start,
+    kept_start,
+    platform_settings,
+    start_file,
+)
 from orchestration.storage.warehouse import DEFAULT_WAREHOUSE_URL, open_warehouse
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,7 +46,11 @@ UI_PORT = int(os.environ.get("UI_PORT", "3000"))
 API_PORT = int(os.environ.get("API_PORT", "8000"))
 # The key `make run` gives the API's push endpoints when SERVING_API_KEYS is unset.
 DEV_API_KEY = "dev-key"
-SAMPLE_DROPS = {"start": date(2024, 3, 1), "days": 5, "rows": 5200}
+# The bundled sales drops land on this many days, ending yesterday (UTC): the newest partitions
+# are the filled ones and the 02:00 schedule's "yesterday" has a drop.
+SAMPLE_DAYS = 5
+# In the landing folder: the last day of the bundled sample, while its drops are the newest.
+SAMPLE_MARK = ".sample-drops"
 # The embedded instance: its config is kept in the repository and copied into DAGSTER_HOME.
 EMBEDDED_DAGSTER_YAML = ROOT / "deploy" / "embedded" / "dagster.yaml"
 DEFAULT_DAGSTER_HOME = ROOT / "data" / "dagster_home"
@@ -197,15 +208,59 @@ def sample_sources(
     yield
 
 
-def ensure_sample_drops(say: Say = print) -> None:
-    """Write the bundled sales drops when the landing folder has none."""
-    landing = os.environ.get("LANDING_DIR", "data/landing")
-    if landing.startswith("s3://") or CsvLandingResource(location=landing).drops():
-        return
-    from sample_sources.sales import write_drops
+def utc_today() -> date:
+    return datetime.now(UTC).date()
 
-    files = write_drops(Path(landing), **SAMPLE_DROPS)
-    say(f"wrote {len(files)} sample sales drops to {landing}/sales/")
+
+def ensure_sample_drops(say: Say = print, today: date | None = None) -> None:
+    """The bundled sales drops on the latest days: in an empty landing folder, the SAMPLE_DAYS
+    days ending yesterday (UTC). On a later day, while the newest drop is still the sample's
+    (as the mark left beside them says), the days since then, as a daily source would have
+    delivered them; drops of the user's own are never added to."""
+    location = os.environ.get("LANDING_DIR", "data/landing")
+    if location.startswith("s3://"):
+        return
+    from sample_sources.sales import write_sample_drops
+
+    landing, mark = Path(location), Path(location) / SAMPLE_MARK
+    yesterday = (today or utc_today()) - timedelta(days=1)
+    drops = list(CsvLandingResource(location=location).drops())
+    if not drops:
+        first = yesterday - timedelta(days=SAMPLE_DAYS - 1)
+    elif mark.is_file() and mark.read_text().strip() == drops[-1]:
+        first = date.fromisoformat(drops[-1]) + timedelta(days=1)
+    else:
+        return
+    if first > yesterday:
+        return
+    files = write_sample_drops(landing, first, yesterday)
+    mark.write_text(f"{yesterday.isoformat()}\n")
+    more = " more" if drops else ""
+    say(f"wrote {len(files)}{more} sample sales drops ({first}...{yesterday}) to {location}/sales/")
+
+
+def resolve_partitions_start(say: Say = print, today: date | None = None) -> date:
+    """The first day of the partitions, for this process and every one it starts (through
+    SALES_START_DATE in the environment): the one the environment or `.env` sets; else the
+    earlier of the one kept for this instance and the first drop in the landing area (a start
+    that moved later would orphan partitions the instance recorded); else yesterday. A start
+    resolved here is kept in $DAGSTER_HOME/partitions.env for later runs."""
+    explicit = explicit_settings().sales_start_date
+    if explicit is not None:
+        return explicit
+    kept = kept_start()
+    days = list(CsvLandingResource(**_landing_config()).drops())
+    found = [day for day in (kept, date.fromisoformat(days[0]) if days else None) if day]
+    start = min(found) if found else (today or utc_today()) - timedelta(days=1)
+    if start != kept:
+        keep_start(start)
+    os.environ["SALES_START_DATE"] = start.isoformat()
+    hour = platform_settings().first_hour_key
+    say(
+        f"partitions begin where the data does: {start} (daily), {hour} (hourly); "
+        f"kept in {_shown(start_file())}"
+    )
+    return start
 
 
 def ensure_dagster_home() -> DagsterInstance:
@@ -224,8 +279,10 @@ def ensure_dagster_home() -> DagsterInstance:
 
 def materialize_everything(instance: DagsterInstance, say: Say = print) -> None:
     """Run every job once: the REST snapshots, each continent, every landed sales day, records."""
-    # Imported here so that the resources see the source URLs set by `sample_sources`.
+    # Imported here so that the resources see the source URLs set by `sample_sources`, and the
+    # partitions the start `resolve_partitions_start` set.
     from orchestration import definitions
+    from orchestration.defs.partitions import CONTINENTS
 
     defs = definitions.defs
     days = list(CsvLandingResource(**_landing_config()).drops())
@@ -282,8 +339,10 @@ def embedded_platform(
     services: list[Service] = []
     try:
         with sample_sources(services, say, sources_log):
+            instance = ensure_dagster_home()  # first: the start is kept in DAGSTER_HOME
             ensure_sample_drops(say)
-            materialize_everything(ensure_dagster_home(), say)
+            resolve_partitions_start(say)
+            materialize_everything(instance, say)
             yield services
     finally:
         _stop(services)

@@ -1,11 +1,13 @@
 """`make demo` and `make run` as a newcomer runs them: real processes, temporary data folders."""
 
+import json
 import os
 import re
 import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -30,7 +32,13 @@ def start_warnings(text: str) -> list[str]:
 
 
 def embedded_env(tmp_path: Path, warehouse_url: str | None = None, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.endswith("_API_URL")}
+    # As a newcomer runs it: no source URL and no partitions' start set (the test session sets
+    # one), so that the start is resolved from the sample data.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.endswith("_API_URL") and k not in ("SALES_START_DATE", "LOGS_START_DATE")
+    }
     return env | {
         "WAREHOUSE_URL": warehouse_url or f"sqlite:///{tmp_path / 'warehouse.db'}",
         "LAKE_URL": str(tmp_path / "lake"),
@@ -42,20 +50,57 @@ def embedded_env(tmp_path: Path, warehouse_url: str | None = None, **extra: str)
     }
 
 
+def sample_days() -> list[str]:
+    """The five days before today (UTC), where `make run` dates the sample drops."""
+    today = datetime.now(UTC).date()
+    return [(today - timedelta(days=n)).isoformat() for n in range(5, 0, -1)]
+
+
+# What a process that starts later with no start in its environment (`dg dev` by hand, a run
+# worker, the API) reads of the partitions: the daily keys, the first hourly key, and the
+# partition the 02:00 schedule asks for today.
+PARTITIONS_SEEN = """
+import json, warnings
+from datetime import UTC, datetime
+from dagster import build_schedule_context
+from orchestration.definitions import defs
+from orchestration.defs.partitions import daily_partitions, hourly_partitions
+from serving.core.config import Settings
+
+warnings.simplefilter("ignore")
+two = datetime.now(UTC).replace(hour=2, minute=0, second=0, microsecond=0)
+context = build_schedule_context(scheduled_execution_time=two)
+[request] = defs.get_schedule_def("daily_sales").evaluate_tick(context).run_requests
+print(json.dumps({
+    "daily": daily_partitions.get_partition_keys(),
+    "hourly_first": hourly_partitions.get_first_partition_key(),
+    "schedule": request.partition_key,
+    "api_logs_start": Settings().logs_start_date,
+}))
+"""
+
+
+def python(args: list[str], env: dict[str, str], timeout: float) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def partitions_seen(env: dict[str, str]) -> dict:
+    done = python(["-c", PARTITIONS_SEEN], env, 120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout)
+
+
 def table_counts(stdout: str) -> dict[str, int]:
     rows = stdout.split("table ", 1)[1].splitlines()[1:]
     return {name: int(n) for name, n in (line.split() for line in rows if line.strip())}
 
 
 def test_demo_materializes_everything_and_prints_the_tables(tmp_path, warehouse_url):
-    done = subprocess.run(
-        [sys.executable, "-m", "orchestration.cli", "demo"],
-        cwd=ROOT,
-        env=embedded_env(tmp_path, warehouse_url),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    env = embedded_env(tmp_path, warehouse_url)
+    days = sample_days()
+    done = python(["-m", "orchestration.cli", "demo"], env, 300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert start_warnings(done.stdout + done.stderr) == []
     counts = table_counts(done.stdout)
@@ -85,6 +130,23 @@ def test_demo_materializes_everything_and_prints_the_tables(tmp_path, warehouse_
     assert len(list((tmp_path / "lake" / "parquet" / "sales_orders").iterdir())) == 5
     # The runs are in the persistent Dagster instance, for the UI to show.
     assert any((tmp_path / "dagster_home").glob("history/runs/*.db"))
+
+    # The sample drops are the five days before today, and the partitions begin at the first.
+    drops = sorted(p.name for p in (tmp_path / "landing" / "sales").glob("*.csv"))
+    assert drops == [f"sales_{day}.csv" for day in days]
+    assert f"materialized sales_job ({days[0]}...{days[-1]})" in done.stdout
+    hour = f"{days[0]}-00:00"
+    assert f"partitions begin where the data does: {days[0]} (daily), {hour} (hourly)" in (
+        done.stdout
+    )
+    # A process started later with no start in its environment reads the one kept: as many
+    # daily partitions as days of data, the hourly ones from the data's first hour, the API's
+    # gate at that hour, and the 02:00 schedule asking for yesterday, which has a drop.
+    seen = partitions_seen(env)
+    assert seen["daily"] == days
+    assert seen["hourly_first"] == hour and seen["api_logs_start"] == hour
+    assert seen["schedule"] == days[-1]
+    assert (tmp_path / "landing" / "sales" / f"sales_{seen['schedule']}.csv").is_file()
 
 
 @pytest.mark.slow
@@ -130,7 +192,8 @@ def test_run_serves_the_ui_and_ctrl_c_stops_everything(tmp_path):
         assert f"http://127.0.0.1:{api_port}/docs" in banner
         assert "X-API-Key: dev-key" in banner
         assert f"{logs}/dagster.log" in banner and "make run VERBOSE=1" in banner
-        assert "materialized sales_job (2024-03-01...2024-03-05)" in before
+        days = sample_days()
+        assert f"materialized sales_job ({days[0]}...{days[-1]})" in before
         assert "failed to load" not in before and "did not load" not in before
         # Steps, daemon ticks and the API's lines went to the files; the terminal stays as it
         # was while the daemon goes on logging.

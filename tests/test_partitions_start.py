@@ -1,15 +1,19 @@
-"""Partitions that begin at the data: the settings every process reads the start from, and the
-serving API's gate for pushed logs at that start."""
+"""Partitions that begin at the data: the start `make run` resolves from the drops it lands and
+keeps for later days, the settings every process reads it from, and the serving API's gate for
+pushed logs at that start."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+import os
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
-from orchestration.settings import PlatformSettings, keep_start, platform_settings
+from orchestration import cli
+from orchestration.settings import PlatformSettings, keep_start, platform_settings, start_file
+from sample_sources.sales import write_drops
 from serving.core.config import Settings
 from tests.serving_fixtures import client_for
 
@@ -27,6 +31,28 @@ def unset(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("LANDING_DIR", str(tmp_path / "landing"))
     return tmp_path / "landing"
+
+
+@pytest.fixture
+def resolve(unset, monkeypatch):
+    """`make run`'s resolution, once per process as there: it hands the start to the processes
+    it starts through SALES_START_DATE, unset again here for the next call."""
+
+    def resolve(today: date) -> date:
+        start = cli.resolve_partitions_start(print, today=today)
+        assert os.environ.get("SALES_START_DATE") == start.isoformat()
+        monkeypatch.delenv("SALES_START_DATE")
+        return start
+
+    return resolve
+
+
+def drop_days(landing: Path) -> list[str]:
+    return sorted(p.name[len("sales_") : -len(".csv")] for p in (landing / "sales").glob("*.csv"))
+
+
+def days(first: date, last: date) -> list[str]:
+    return [(first + timedelta(n)).isoformat() for n in range((last - first).days + 1)]
 
 
 def test_without_a_start_the_settings_fall_back_and_the_logs_follow_the_sales(unset):
@@ -53,6 +79,60 @@ def test_a_logs_start_that_is_not_an_hour_is_refused(unset, monkeypatch, value):
     monkeypatch.setenv("LOGS_START_DATE", value)
     with pytest.raises(ValidationError, match="LOGS_START_DATE"):
         PlatformSettings()
+
+
+def test_make_run_dates_the_sample_on_the_latest_days_and_keeps_the_start(unset, resolve):
+    landing = unset
+    cli.ensure_sample_drops(print, today=TODAY)
+    first = TODAY - timedelta(5)
+    assert drop_days(landing) == days(first, TODAY - timedelta(1))
+    assert resolve(TODAY) == first
+    assert start_file().read_text().splitlines()[-1] == f"SALES_START_DATE={first}"
+    # The processes `make run` starts read it from the environment, any other from the file.
+    assert platform_settings().first_day == first
+
+    # Two days later: the sample's missing days are landed, the start stays.
+    later = TODAY + timedelta(2)
+    cli.ensure_sample_drops(print, today=later)
+    assert drop_days(landing) == days(first, later - timedelta(1))
+    assert resolve(later) == first
+
+    # A drop of the user's own is newer than the sample's: nothing is added after it.
+    write_drops(landing, later, 1, 50)
+    cli.ensure_sample_drops(print, today=later + timedelta(5))
+    assert drop_days(landing)[-1] == later.isoformat()
+    assert len(drop_days(landing)) == 8
+
+
+def test_the_start_never_moves_later_and_follows_an_older_drop(unset, resolve):
+    landing = unset
+    cli.ensure_sample_drops(print, today=TODAY)
+    first = resolve(TODAY)
+    (landing / "sales" / f"sales_{first}.csv").unlink()  # archived: its partition stays
+    assert resolve(TODAY) == first
+    older = first - timedelta(30)
+    write_drops(landing, older, 1, 50)
+    assert resolve(TODAY) == older
+    assert platform_settings().first_day == older
+
+
+def test_a_landing_folder_of_the_users_own_keeps_its_drops_and_sets_the_start(unset, resolve):
+    landing = unset
+    write_drops(landing, date(2024, 3, 1), 5, 500)
+    cli.ensure_sample_drops(print, today=TODAY)
+    assert drop_days(landing) == days(date(2024, 3, 1), date(2024, 3, 5))
+    assert resolve(TODAY) == date(2024, 3, 1)
+
+
+def test_an_explicit_start_is_used_as_it_is(unset, monkeypatch):
+    monkeypatch.setenv("SALES_START_DATE", "2024-01-01")
+    cli.ensure_sample_drops(print, today=TODAY)
+    assert cli.resolve_partitions_start(print, today=TODAY) == date(2024, 1, 1)
+    assert not start_file().exists()
+
+
+def test_with_no_drop_at_all_the_partitions_begin_yesterday(resolve):
+    assert resolve(TODAY) == TODAY - timedelta(1)
 
 
 def test_the_api_takes_logs_from_the_first_hour_of_the_data(unset, tmp_path, monkeypatch):
