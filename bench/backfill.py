@@ -80,6 +80,8 @@ from common import (
     run_child,
 )
 
+from orchestration.run_tags import range_tags
+
 SCRIPT = Path(__file__).resolve()
 ROOT = SCRIPT.parent.parent
 START = date(2024, 1, 1)
@@ -93,8 +95,6 @@ LABELS = {
     "daemon_per_partition": "run per partition, daemon",
 }
 CHILD_TIMEOUT_S = 3600
-RANGE_START_TAG = "dagster/asset_partition_range_start"
-RANGE_END_TAG = "dagster/asset_partition_range_end"
 EVENT_LOG_STAGE = "dagster event log writes"
 SALES_TABLES = {
     "sales_orders": "order_date",
@@ -278,7 +278,7 @@ def child_single(spec: dict[str, Any]) -> dict[str, Any]:
     env = _dagster_setup(spec)
     days = spec["days"]
     baseline = current_rss_mb()
-    run = _execute(env, tags={RANGE_START_TAG: days[0], RANGE_END_TAG: days[-1]})
+    run = _execute(env, tags=range_tags(days[0], days[-1]))
     return run | {
         "baseline_rss_mb": round(baseline, 1),
         "runs": 1,
@@ -457,7 +457,7 @@ def child_daemon(spec: dict[str, Any]) -> dict[str, Any]:
         (landing / "sales").symlink_to(Path(spec["landing"]) / "sales")
         startup_s = time.perf_counter() - started
         days, sample = spec["days"], spec["sample"]
-        launched, (single,) = run_all([{RANGE_START_TAG: days[0], RANGE_END_TAG: days[-1]}])
+        launched, (single,) = run_all([range_tags(days[0], days[-1])])
         delete_days(spec["url"], sample)
         sample_launched, done = run_all([{"dagster/partition": day} for day in sample])
     finally:

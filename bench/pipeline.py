@@ -105,6 +105,7 @@ def child_dagster(spec: dict[str, Any]) -> dict[str, Any]:
         RestApiResource,
     )
     from orchestration.resources.storage import LakeResource, WarehouseResource
+    from orchestration.run_tags import range_tags
     from orchestration.storage.lake import Lake
     from orchestration.storage.warehouse import Warehouse
 
@@ -154,12 +155,7 @@ def child_dagster(spec: dict[str, Any]) -> dict[str, Any]:
     if len(days) == 1:
         kwargs: dict[str, Any] = {"partition_key": days[0]}
     else:
-        kwargs = {
-            "tags": {
-                "dagster/asset_partition_range_start": days[0],
-                "dagster/asset_partition_range_end": days[-1],
-            }
-        }
+        kwargs = {"tags": range_tags(days[0], days[-1])}
     instance = DagsterInstance.ephemeral()
     baseline = current_rss_mb()
     start = time.perf_counter()

@@ -31,8 +31,6 @@ from orchestration.contracts.datasets import (
 from orchestration.definitions import all_assets, all_checks, defs, external_assets
 from orchestration.defs.jobs import JOBS
 from orchestration.defs.logs.sensors import (
-    RANGE_END_TAG,
-    RANGE_START_TAG,
     LandingCursor,
     collapse,
     landed_hours,
@@ -41,6 +39,7 @@ from orchestration.defs.logs.sensors import (
 )
 from orchestration.resources import resources_from_env
 from orchestration.resources.storage import LakeResource, WarehouseResource
+from orchestration.run_tags import RANGE_END_TAG, RANGE_START_TAG
 from orchestration.storage.warehouse import Warehouse, open_warehouse, quote, timestamp_text
 from sample_sources import rest
 from tests.serving_fixtures import client_for

@@ -10,6 +10,7 @@ from dagster import (
 
 from orchestration.defs.jobs import countries_job, rest_api_job, sales_job
 from orchestration.defs.partitions import CONTINENTS
+from orchestration.run_tags import range_tags
 
 DAILY_AT_2 = "0 2 * * *"
 
@@ -33,10 +34,7 @@ def countries_schedule(context: ScheduleEvaluationContext) -> RunRequest:
     day = context.scheduled_execution_time.date().isoformat()
     return RunRequest(
         run_key=f"countries-{day}",
-        tags={
-            "dagster/asset_partition_range_start": CONTINENTS[0],
-            "dagster/asset_partition_range_end": CONTINENTS[-1],
-        },
+        tags=range_tags(CONTINENTS[0], CONTINENTS[-1]),
     )
 
 

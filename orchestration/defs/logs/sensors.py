@@ -39,6 +39,7 @@ from orchestration.contracts.datasets import LOG_HOUR_FORMAT
 from orchestration.defs.jobs import logs_job, push_users_job
 from orchestration.defs.partitions import hourly_partitions
 from orchestration.resources.storage import WarehouseResource
+from orchestration.run_tags import range_tags
 from orchestration.storage.warehouse import Warehouse
 
 INTERVAL_S = int(os.environ.get("LANDING_SENSOR_INTERVAL_S", "30"))
@@ -46,8 +47,6 @@ BATCH_ROWS = 100_000
 MAX_RUNS_PER_TICK = 24
 MAX_CLOCK_SKEW_HOURS = 1
 HOUR = timedelta(hours=1)
-RANGE_START_TAG = "dagster/asset_partition_range_start"
-RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 
 @dataclass
@@ -171,7 +170,7 @@ def logs_request(first: str, last: str, high_water: int) -> RunRequest:
     return RunRequest(
         run_key=run_key,
         job_name=logs_job.name,
-        tags={RANGE_START_TAG: first, RANGE_END_TAG: last},
+        tags=range_tags(first, last),
     )
 
 

@@ -17,18 +17,11 @@ import pyarrow as pa
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunRecord, RunsFilter
 
 from orchestration.contracts.datasets import PIPELINE_RUNS
+from orchestration.run_tags import partitions_of
 from orchestration.storage.warehouse import Warehouse
 
 FINISHED = [DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED]
 BATCH = 100
-
-
-def _partitions(tags: dict[str, str]) -> str | None:
-    if "dagster/partition" in tags:
-        return tags["dagster/partition"]
-    start = tags.get("dagster/asset_partition_range_start")
-    end = tags.get("dagster/asset_partition_range_end")
-    return f"{start}...{end}" if start and end else None
 
 
 def _records_processed(instance: DagsterInstance, run_id: str) -> int:
@@ -67,7 +60,7 @@ def run_row(instance: DagsterInstance, record: RunRecord) -> dict[str, Any]:
     return {
         "run_id": run.run_id,
         "job": run.job_name,
-        "partitions": _partitions(dict(run.tags)),
+        "partitions": partitions_of(dict(run.tags)),
         "status": run.status.value,
         "started_at": _timestamp(started),
         "ended_at": _timestamp(ended),
