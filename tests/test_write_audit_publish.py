@@ -174,6 +174,21 @@ def test_a_range_run_records_every_days_checks(platform):
     assert all(e.partition for e in result.get_asset_check_evaluations())
 
 
+def test_each_day_of_a_range_run_carries_its_own_row_count(platform):
+    result = run(platform, DAYS)
+    assert result.success
+    wh = platform.warehouse
+    shown = {
+        (e.asset_key.to_user_string(), e.partition): e.materialization.metadata
+        for e in result.get_asset_materialization_events()
+    }
+    for day in DAYS:
+        orders = shown[("sales_orders", day)]
+        assert orders["dagster/row_count"].value == wh.count(SALES_ORDERS, [day]), day
+        assert {d for d in DAYS if d in orders["preview"].value} == {day}, day
+        assert shown[("sales_daily", day)]["dagster/row_count"].value == 1, day
+
+
 def test_a_continent_repeating_another_continents_code_keeps_its_published_rows(platform):
     assert run_assets(platform, ["raw_countries", "countries"], days=["EU", "NA"]).success
     wh = platform.warehouse

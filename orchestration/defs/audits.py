@@ -175,8 +175,13 @@ def publication(
     the run when all were, else one event per published partition), each partition's checks,
     and a failure naming the partitions not published and why."""
     published = [o for o in outcomes if o.published]
-    if len(published) == len(outcomes):
+    if len(published) == len(outcomes) and not any(o.partition for o in outcomes):
         yield dg.MaterializeResult(asset_key=asset, metadata=metadata(published))
+    elif len(published) == len(outcomes):
+        # Each partition's materialization carries its own figures, in a range run too.
+        for o in published:
+            context.add_asset_metadata(metadata([o]), asset_key=asset, partition_key=o.partition)
+        yield dg.MaterializeResult(asset_key=asset)
     else:
         for o in published:
             yield dg.AssetMaterialization(

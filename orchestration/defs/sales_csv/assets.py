@@ -307,20 +307,30 @@ def land_sales_drops(
         f"{len(published)} of {len(landings)} day(s) published: "
         f"{sum(x.result.rows_read for x in published if x.result)} rows read"
     )
+    # Each day's materialization carries that day's own counts and preview, in a range run too.
+    day_metadata = {
+        x.day: _metadata([x.result], x.preview if x.preview is not None else SALES_ORDERS.empty())
+        for x in published
+        if x.result is not None
+    }
     if len(published) == len(landings):
-        last = published[-1].preview if published[-1].preview is not None else SALES_ORDERS.empty()
-        metadata = _metadata([x.result for x in published if x.result], last)
         for asset in ("raw_sales", "sales_orders", "sales_rejects"):
-            yield MaterializeResult(asset_key=asset, metadata=metadata[asset])
+            for day, metadata in day_metadata.items():
+                context.add_asset_metadata(metadata[asset], asset_key=asset, partition_key=day)
+            yield MaterializeResult(asset_key=asset)
     else:
         for x in landings:
             if x.copied:
-                yield AssetMaterialization("raw_sales", partition=x.day)
-            if x.result is not None:
-                preview = x.preview if x.preview is not None else SALES_ORDERS.empty()
-                metadata = _metadata([x.result], preview)
-                for asset in ("sales_orders", "sales_rejects"):
-                    yield AssetMaterialization(asset, partition=x.day, metadata=metadata[asset])
+                yield AssetMaterialization(
+                    "raw_sales",
+                    partition=x.day,
+                    metadata=day_metadata.get(x.day, {}).get("raw_sales", {}),
+                )
+            for asset in ("sales_orders", "sales_rejects"):
+                if x.day in day_metadata:
+                    yield AssetMaterialization(
+                        asset, partition=x.day, metadata=day_metadata[x.day][asset]
+                    )
     yield from check_evaluations(
         context, "raw_sales", {x.day: [x.drift] for x in landings if x.drift is not None}
     )
@@ -365,7 +375,11 @@ def sales_daily(context: AssetExecutionContext, warehouse: WarehouseResource) ->
     ]
     table = pa.Table.from_pylist(summary, schema=SALES_DAILY.arrow_schema)
     wh.replace_partitions(SALES_DAILY, table, days)
-    return MaterializeResult(metadata=table_metadata(SALES_DAILY, table))
+    for i, day in enumerate(days):
+        context.add_asset_metadata(
+            table_metadata(SALES_DAILY, table.slice(i, 1)), partition_key=day
+        )
+    return MaterializeResult()
 
 
 def _export_csv(store: Lake, day: str) -> tuple[int, pa.Table]:
@@ -406,15 +420,15 @@ def sales_orders_export(context: AssetExecutionContext, lake: LakeResource) -> M
     columns). Published from the clean zone, which holds exactly the rows the warehouse
     committed for the day; each file is written under a temporary name and moved into place."""
     store = lake.get()
-    files: dict[str, str] = {}
-    rows = 0
     for day in context.partition_keys:
         clean = clean_orders_path(day)
-        files[day] = store.copy_from(
+        parquet = store.copy_from(
             store.fs,
             store.full_path(clean),
             hive_path("parquet/sales_orders", "order_date", day, "part-0.parquet"),
         )
         n, table = _export_csv(store, day)
-        rows += n
-    return MaterializeResult(metadata=export_metadata(files, rows, table, listed=31))
+        context.add_asset_metadata(
+            export_metadata({day: parquet}, n, table, listed=1), partition_key=day
+        )
+    return MaterializeResult()
