@@ -30,6 +30,7 @@ from dagster import DagsterInstance
 from orchestration.contracts import CONTRACTS
 from orchestration.defs.platform.run_history import record_finished_runs
 from orchestration.resources.sources import CsvLandingResource
+from orchestration.run_tags import range_tags
 from orchestration.settings import (
     explicit_settings,
     keep_start,
@@ -295,16 +296,10 @@ def materialize_everything(instance: DagsterInstance, say: Say = print) -> None:
             raise SystemExit(f"{job} failed; its steps' logs are in Dagster's run {result.run_id}")
         say(f"materialized {job}{what} in {time.monotonic() - started:.1f} s")
 
-    def partition_range(first: str, last: str) -> dict[str, str]:
-        return {
-            "dagster/asset_partition_range_start": first,
-            "dagster/asset_partition_range_end": last,
-        }
-
     run("rest_api_job")
-    run("countries_job", tags=partition_range(CONTINENTS[0], CONTINENTS[-1]))
+    run("countries_job", tags=range_tags(CONTINENTS[0], CONTINENTS[-1]))
     if days:
-        run("sales_job", f" ({days[0]}...{days[-1]})", tags=partition_range(days[0], days[-1]))
+        run("sales_job", f" ({days[0]}...{days[-1]})", tags=range_tags(days[0], days[-1]))
     run("records_job")
     recorded, _ = record_finished_runs(instance, open_warehouse(_warehouse_url()))
     say(f"recorded {recorded} run(s) in pipeline_runs")
