@@ -98,19 +98,26 @@ class DagsterDev:
     """`dagster dev` on a temporary DAGSTER_HOME, in a process group of its own: started with a
     plain `&` it inherits SIGINT ignored and then ignores SIGTERM too."""
 
-    def __init__(self, root: Path, tmp: Path, dagster_yaml: Path) -> None:
+    def __init__(
+        self, root: Path, tmp: Path, dagster_yaml: Path, env: dict[str, str] | None = None
+    ) -> None:
         self.root, self.tmp = root, tmp
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         home = tmp / "dagster_home"
-        home.mkdir(parents=True)
+        # It may hold runs already, made in-process against the same instance before the start.
+        home.mkdir(parents=True, exist_ok=True)
         shutil.copy(dagster_yaml, home / "dagster.yaml")
-        self.env = {k: v for k, v in os.environ.items() if not k.endswith("_API_URL")} | {
-            "DAGSTER_HOME": str(home),
-            "WAREHOUSE_URL": f"sqlite:///{tmp / 'warehouse.db'}",
-            "LAKE_URL": str(tmp / "lake"),
-            "LANDING_DIR": str(tmp / "landing"),
-        }
+        self.env = (
+            {k: v for k, v in os.environ.items() if not k.endswith("_API_URL")}
+            | {
+                "DAGSTER_HOME": str(home),
+                "WAREHOUSE_URL": f"sqlite:///{tmp / 'warehouse.db'}",
+                "LAKE_URL": str(tmp / "lake"),
+                "LANDING_DIR": str(tmp / "landing"),
+            }
+            | (env or {})
+        )
         self.log_path = tmp / "dagster-dev.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -153,8 +160,10 @@ class DagsterDev:
     def log_tail(self, n: int = 3000) -> str:
         return self.log_path.read_text(errors="replace")[-n:]
 
-    def graphql(self, query: str) -> dict[str, Any]:
-        r = httpx.post(f"{self.url}/graphql", json={"query": query}, timeout=10)
+    def graphql(self, query: str, **variables: Any) -> dict[str, Any]:
+        r = httpx.post(
+            f"{self.url}/graphql", json={"query": query, "variables": variables}, timeout=10
+        )
         r.raise_for_status()
         body = r.json()
         assert "errors" not in body, body
@@ -211,8 +220,11 @@ def group_alive(pgid: int) -> bool:
 
 
 @contextmanager
-def dagster_dev(root: Path, tmp: Path, dagster_yaml: Path) -> Iterator[DagsterDev]:
-    dev = DagsterDev(root, tmp, dagster_yaml)
+def dagster_dev(
+    root: Path, tmp: Path, dagster_yaml: Path, env: dict[str, str] | None = None
+) -> Iterator[DagsterDev]:
+    """`DagsterDev` started; `env` overrides its environment."""
+    dev = DagsterDev(root, tmp, dagster_yaml, env)
     dev.start()
     assert dev.proc is not None
     try:
