@@ -165,9 +165,7 @@ def test_sales_rerun_is_idempotent_and_accounts_for_every_row(platform):
     assert rows_read == 1000  # the three drops hold 1,000 data lines
     duplicates = sum(d["duplicates"] for d in days)
     assert orders.num_rows + rejects.num_rows + duplicates == rows_read
-    assert [d["dagster/row_count"] for d in days] == [
-        wh.count(SALES_ORDERS, [day]) for day in DAYS
-    ]
+    assert [d["dagster/row_count"] for d in days] == [wh.count(SALES_ORDERS, [day]) for day in DAYS]
     assert run(platform, SALES, partition_key="2024-03-02").success
     assert wh.read(SALES_ORDERS).equals(orders)
     assert wh.read(SALES_REJECTS).equals(rejects)
