@@ -11,6 +11,7 @@ from dagster import (
     load_assets_from_modules,
 )
 
+from orchestration.defs.automation import SENSOR_INTERVAL_S
 from orchestration.defs.countries_graphql import assets as countries_assets
 from orchestration.defs.countries_graphql import checks as countries_checks
 from orchestration.defs.jobs import JOBS
@@ -38,7 +39,7 @@ automation_sensor = AutomationConditionSensorDefinition(
     "automation_sensor",
     target=AssetSelection.all(),
     default_status=DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=30,
+    minimum_interval_seconds=SENSOR_INTERVAL_S,
 )
 
 defs = Definitions(

@@ -32,7 +32,8 @@ def _blank_is_unset(value: object) -> object:
 
 
 class PlatformSettings(BaseSettings):
-    """The partitions' start. Unset fields fall back as the properties say."""
+    """Where the data begins, and how often the sensors look. Unset fields fall back as the
+    properties say."""
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
@@ -45,6 +46,19 @@ class PlatformSettings(BaseSettings):
         None,
         validation_alias="LOGS_START_DATE",
         description="The first hour of the hourly `logs` partitions (YYYY-MM-DD-HH:00, UTC).",
+    )
+
+    sensor_interval_s: int = Field(
+        30,
+        ge=1,
+        validation_alias="SENSOR_INTERVAL_S",
+        description="How often the sensors look (new drops, pushed rows, automation, runs).",
+    )
+    landing_sensor_interval_s: int | None = Field(
+        None,
+        ge=1,
+        validation_alias="LANDING_SENSOR_INTERVAL_S",
+        description="The landing sensor's own interval, if it differs.",
     )
 
     @field_validator("sales_start_date", mode="before")

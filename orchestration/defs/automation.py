@@ -3,6 +3,13 @@ one whose blocking checks failed."""
 
 from dagster import AssetSelection, AutomationCondition
 
+from orchestration.settings import platform_settings
+
+_settings = platform_settings()
+# How often every sensor looks; automation reaches `records` within two of them plus the runs.
+SENSOR_INTERVAL_S = _settings.sensor_interval_s
+LANDING_SENSOR_INTERVAL_S = _settings.landing_sensor_interval_s or SENSOR_INTERVAL_S
+
 # `AutomationCondition.eager()` without its `in_latest_time_window()`: a drop for any day, not
 # only yesterday's, flows through to that day's orders, summary and exports. Only deps Dagster
 # materializes can be missing: the landing tables the serving API writes (external assets)

@@ -23,7 +23,6 @@ New `landing_users` rows request `push_users_job`, which merges all pushed users
 """
 
 import json
-import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -36,13 +35,13 @@ from dagster import (
 )
 
 from orchestration.contracts.datasets import LOG_HOUR_FORMAT
+from orchestration.defs.automation import LANDING_SENSOR_INTERVAL_S
 from orchestration.defs.jobs import logs_job, push_users_job
 from orchestration.defs.partitions import hourly_partitions
 from orchestration.resources.storage import WarehouseResource
 from orchestration.run_tags import range_tags
 from orchestration.storage.warehouse import Warehouse
 
-INTERVAL_S = int(os.environ.get("LANDING_SENSOR_INTERVAL_S", "30"))
 BATCH_ROWS = 100_000
 MAX_RUNS_PER_TICK = 24
 MAX_CLOCK_SKEW_HOURS = 1
@@ -184,11 +183,12 @@ def newest_landed_user(wh: Warehouse, after: int) -> int | None:
 
 @sensor(
     jobs=[logs_job, push_users_job],
-    minimum_interval_seconds=INTERVAL_S,
+    minimum_interval_seconds=LANDING_SENSOR_INTERVAL_S,
     default_status=DefaultSensorStatus.RUNNING,
     description="Follows `landing_logs` and `landing_users` past their high-water marks: runs "
     "`logs_job` for the hours new log records touch (contiguous hours in one run) and "
-    "`push_users_job` when users were pushed. Interval: LANDING_SENSOR_INTERVAL_S.",
+    "`push_users_job` when users were pushed. Interval: LANDING_SENSOR_INTERVAL_S, else "
+    "SENSOR_INTERVAL_S.",
 )
 def landing_sensor(context: SensorEvaluationContext, warehouse: WarehouseResource):
     wh = warehouse.get()

@@ -4,12 +4,13 @@ from datetime import datetime
 
 from dagster import DefaultSensorStatus, SensorEvaluationContext, SkipReason, sensor
 
+from orchestration.defs.automation import SENSOR_INTERVAL_S
 from orchestration.defs.platform.run_history import record_finished_runs
 from orchestration.resources.storage import WarehouseResource
 
 
 @sensor(
-    minimum_interval_seconds=30,
+    minimum_interval_seconds=SENSOR_INTERVAL_S,
     default_status=DefaultSensorStatus.RUNNING,
     description="Copies every finished run (success, failure, cancel) into `pipeline_runs`: run "
     "id, job, partitions, status, start, end, duration, rows written, first error.",

@@ -13,6 +13,7 @@ from dagster import (
     sensor,
 )
 
+from orchestration.defs.automation import SENSOR_INTERVAL_S
 from orchestration.defs.jobs import sales_job
 from orchestration.defs.partitions import daily_partitions
 from orchestration.resources.sources import CsvLandingResource, Drop
@@ -49,7 +50,7 @@ def already_loaded(instance: DagsterInstance, drops: dict[str, Drop]) -> dict[st
 
 @sensor(
     job=sales_job,
-    minimum_interval_seconds=30,
+    minimum_interval_seconds=SENSOR_INTERVAL_S,
     default_status=DefaultSensorStatus.RUNNING,
     description="Watches `<LANDING_DIR>/sales/` and runs `sales_job` for the day of every new "
     "or changed drop. The run key is the day and the file's size and mtime: the same file "
