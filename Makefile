@@ -32,7 +32,7 @@ backfill: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	PYTEST_TREE_CHECK=1 $(BIN)/python -m pytest -n 2 -q
+	PYTEST_TREE_CHECK=1 $(BIN)/python -m pytest -n 3 -q
 
 ## docs/RELIABILITY.md: the fault matrix, hostile input, security and the soak, bounded;
 ## RELIABILITY_FULL=1 runs the full-size variants (1M-row partitions, a longer fuzz, a 60 s soak).
