@@ -111,7 +111,9 @@ def test_pushed_records_and_a_dropped_csv_flow_through_the_sensors_to_the_api(
                 ),
             }
         ]
-    export = tmp_path / "lake" / "parquet" / "sales_orders" / "order_date=2024-03-01"
-    assert (export / "part-0.parquet").exists()
-    for hour in sorted(hours):
-        assert (tmp_path / "lake" / "parquet" / "logs" / f"hour={hour}" / "part-0.parquet").exists()
+        # The export is the run's step after the summary: it may still be writing.
+        export = tmp_path / "lake" / "parquet" / "sales_orders" / "order_date=2024-03-01"
+        wait_until("the day's Parquet export", (export / "part-0.parquet").exists, 60)
+        for hour in sorted(hours):
+            hourly = tmp_path / "lake" / "parquet" / "logs" / f"hour={hour}" / "part-0.parquet"
+            wait_until(f"the Parquet export of {hour}", hourly.exists, 60)
