@@ -22,6 +22,7 @@ from orchestration.contracts.datasets import (
 from orchestration.definitions import all_assets
 from orchestration.defs.partitions import CONTINENTS
 from orchestration.defs.raw_zone import load_records
+from orchestration.run_tags import range_tags
 from sample_sources import rest
 
 REST = ["raw_users", "raw_posts", "users", "posts"]
@@ -30,20 +31,14 @@ SALES = ["raw_sales", "sales_orders", "sales_rejects", "sales_daily", "sales_ord
 DAYS = ["2024-03-01", "2024-03-02", "2024-03-03"]
 
 
-def run(platform, selection, *, partition_key=None, days=None, **resources):
-    tags = {}
-    if days:
-        tags = {
-            "dagster/asset_partition_range_start": days[0],
-            "dagster/asset_partition_range_end": days[-1],
-        }
+def run(platform, selection, *, partition_key=None, days=None, instance=None, **resources):
     return materialize(
         all_assets,
         selection=selection,
         partition_key=partition_key,
-        tags=tags,
+        tags=range_tags(days[0], days[-1]) if days else {},
         resources=platform.resources(**resources),
-        instance=DagsterInstance.ephemeral(),
+        instance=instance or DagsterInstance.ephemeral(),
         raise_on_error=False,
     )
 

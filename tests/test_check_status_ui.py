@@ -6,12 +6,12 @@ import shutil
 from pathlib import Path
 
 import pytest
-from dagster import DagsterInstance, materialize
+from dagster import DagsterInstance
 from dagster_graphql.test.utils import define_out_of_process_context, execute_dagster_graphql
 
 import orchestration.definitions
-from orchestration.definitions import all_assets
 from tests.test_assets import SALES
+from tests.test_assets import run as run_assets
 from tests.test_write_audit_publish import DAYS, drop, repeat_ids_of
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,21 +43,9 @@ query Status($key: AssetKeyInput!) {
 
 def run(platform, instance, days: list[str]) -> bool:
     """The sales assets for `days` (one run) on `instance`."""
-    tags = {}
-    if len(days) > 1:
-        tags = {
-            "dagster/asset_partition_range_start": days[0],
-            "dagster/asset_partition_range_end": days[-1],
-        }
-    return materialize(
-        all_assets,
-        selection=SALES,
-        partition_key=None if tags else days[0],
-        tags=tags,
-        resources=platform.resources(),
-        instance=instance,
-        raise_on_error=False,
-    ).success
+    if len(days) == 1:
+        return run_assets(platform, SALES, partition_key=days[0], instance=instance).success
+    return run_assets(platform, SALES, days=days, instance=instance).success
 
 
 def expand(ranges: list[dict]) -> dict[str, str]:
