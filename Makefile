@@ -59,6 +59,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/backfill.py
 	$(BIN)/python bench/serving.py
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/lake.py
 
 clean:
 	rm -rf data .pytest_cache
