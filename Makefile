@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DAGSTER_HOME ?= $(CURDIR)/data/dagster_home
 
-.PHONY: run demo backfill test lint bench clean docs-picture
+.PHONY: run demo backfill sql test lint bench clean docs-picture
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ demo: $(STAMP)
 ## Backfill the sales days FROM..TO (YYYY-MM-DD) in one run, through the running UI (make run).
 backfill: $(STAMP)
 	@$(BIN)/python -m orchestration.cli backfill --from "$(FROM)" --to "$(TO)"
+
+## DuckDB over the lake: a view per Delta table, the warehouse attached read-only as `warehouse`
+## (docs/lake.md). Interactive, or Q="SELECT ..." runs one query and prints the result.
+sql: $(STAMP)
+	@$(BIN)/python -m orchestration.lake_sql $(if $(Q),-c "$(Q)")
 
 ## The whole suite (Postgres tests need 127.0.0.1:5432; under CI=true they must run). It fails
 ## when the tests changed the checkout (tests/tree_guard.py).
