@@ -13,7 +13,18 @@ from typing import Any
 
 import httpx
 
-SALES_ASSETS = ["raw_sales", "sales_orders", "sales_rejects", "sales_daily", "sales_orders_export"]
+# A day's sales assets, as `sales_job` runs them: the drop, the warehouse tables, their lake
+# tables and the CSV export.
+SALES_ASSETS = [
+    "raw_sales",
+    "sales_orders",
+    "sales_rejects",
+    "sales_daily",
+    "lake/sales_orders",
+    "lake/sales_rejects",
+    "lake/sales_daily",
+    "sales_orders_export",
+]
 DONE = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
 
 LAUNCH = """
@@ -90,7 +101,7 @@ def launch_backfill(url: str, first: str, last: str, assets: list[str] = SALES_A
     """Launch a backfill of `assets` for every day from `first` to `last`; returns its id."""
     params = {
         "partitionNames": days_between(first, last),
-        "assetSelection": [{"path": [a]} for a in assets],
+        "assetSelection": [{"path": a.split("/")} for a in assets],
         "title": f"sales {first}...{last}",
     }
     result = _graphql(url, LAUNCH, {"params": params})["launchPartitionBackfill"]

@@ -15,6 +15,8 @@ from orchestration.defs.automation import SENSOR_INTERVAL_S
 from orchestration.defs.countries_graphql import assets as countries_assets
 from orchestration.defs.countries_graphql import checks as countries_checks
 from orchestration.defs.jobs import JOBS
+from orchestration.defs.lake.assets import LAKE_ASSETS
+from orchestration.defs.lake.maintenance import lake_maintenance_job, lake_maintenance_schedule
 from orchestration.defs.logs import assets as logs_assets
 from orchestration.defs.logs import checks as logs_checks
 from orchestration.defs.logs.sensors import landing_sensor
@@ -27,9 +29,12 @@ from orchestration.defs.users_api import assets as users_assets
 from orchestration.defs.users_api import checks as users_checks
 from orchestration.resources import resources_from_env
 
-all_assets = load_assets_from_modules(
-    [users_assets, countries_assets, sales_assets, logs_assets, records_assets]
-)
+all_assets = [
+    *load_assets_from_modules(
+        [users_assets, countries_assets, sales_assets, logs_assets, records_assets]
+    ),
+    *LAKE_ASSETS,
+]
 # The landing tables the serving API writes: external assets, shown for lineage.
 external_assets = [logs_assets.landing_logs, logs_assets.landing_users]
 all_checks = load_asset_checks_from_modules([users_checks, countries_checks, logs_checks])
@@ -45,8 +50,8 @@ automation_sensor = AutomationConditionSensorDefinition(
 defs = Definitions(
     assets=[*all_assets, *external_assets],
     asset_checks=all_checks,
-    jobs=JOBS,
-    schedules=SCHEDULES,
+    jobs=[*JOBS, lake_maintenance_job],
+    schedules=[*SCHEDULES, lake_maintenance_schedule],
     sensors=[
         sales_drop_sensor,
         landing_sensor,

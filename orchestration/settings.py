@@ -32,8 +32,8 @@ def _blank_is_unset(value: object) -> object:
 
 
 class PlatformSettings(BaseSettings):
-    """Where the data begins, and how often the sensors look. Unset fields fall back as the
-    properties say."""
+    """Where the data begins, how often the sensors look and how long the lake keeps old
+    versions. Unset fields fall back as the properties say."""
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
@@ -59,6 +59,14 @@ class PlatformSettings(BaseSettings):
         ge=1,
         validation_alias="LANDING_SENSOR_INTERVAL_S",
         description="The landing sensor's own interval, if it differs.",
+    )
+
+    lake_retention_hours: int = Field(
+        168,
+        ge=0,
+        validation_alias="LAKE_RETENTION_HOURS",
+        description="How far back the lake's time travel reaches: lake maintenance deletes the "
+        "files no version younger than this reads.",
     )
 
     @field_validator("sales_start_date", mode="before")

@@ -4,6 +4,8 @@ local S3-compatible server."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -87,22 +89,33 @@ def warehouse(warehouse_url: str) -> Warehouse:
 @pytest.fixture(scope="module")
 def s3_endpoint() -> Iterator[str]:
     """A local S3-compatible server (moto) on loopback with the bucket `S3_BUCKET`; the
-    credentials are in this process's environment meanwhile (give them to child processes)."""
-    import pyarrow.fs as pafs
-    from moto.server import ThreadedMotoServer
+    credentials are in this process's environment meanwhile (give them to child processes).
 
-    with pytest.MonkeyPatch.context() as env:
-        for key, value in S3_CREDENTIALS.items():
-            env.setenv(key, value)
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        server.start()
-        host, port = server.get_host_and_port()
-        fs = pafs.S3FileSystem(
-            endpoint_override=f"{host}:{port}", scheme="http", allow_bucket_creation=True
-        )
-        fs.create_dir(S3_BUCKET)
-        yield f"http://{host}:{port}"
-        server.stop()
+    Its own process, as a real server is: delta-rs holds the GIL through some reads, so a
+    server thread inside the test process could not answer them."""
+    import pyarrow.fs as pafs
+
+    from tests.processes import free_port, wait_for_http
+
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        with pytest.MonkeyPatch.context() as env:
+            for key, value in S3_CREDENTIALS.items():
+                env.setenv(key, value)
+            wait_for_http(f"http://127.0.0.1:{port}/moto-api/", 30, lambda: server.poll() is None)
+            fs = pafs.S3FileSystem(
+                endpoint_override=f"127.0.0.1:{port}", scheme="http", allow_bucket_creation=True
+            )
+            fs.create_dir(S3_BUCKET)
+            yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(10)
 
 
 @pytest.fixture(scope="session")

@@ -5,10 +5,11 @@ import json
 from datetime import date
 
 import httpx
-import pyarrow.parquet as pq
 import pytest
 from dagster import DagsterInstance, materialize
+from deltalake import DeltaTable
 
+from orchestration.backfill import SALES_ASSETS
 from orchestration.contracts.datasets import (
     API_REJECTS,
     COUNTRIES,
@@ -27,7 +28,7 @@ from sample_sources import rest
 
 REST = ["raw_users", "raw_posts", "users", "posts"]
 COUNTRY_ASSETS = ["raw_countries", "countries"]
-SALES = ["raw_sales", "sales_orders", "sales_rejects", "sales_daily", "sales_orders_export"]
+SALES = SALES_ASSETS
 DAYS = ["2024-03-01", "2024-03-02", "2024-03-03"]
 
 
@@ -178,25 +179,25 @@ def test_sales_daily_sums_the_orders(platform):
         assert daily[day]["revenue"] == pytest.approx(sum(o["quantity"] * o["price"] for o in mine))
 
 
-def test_exports_are_hive_partitioned_parquet_and_csv(platform):
+def test_the_lake_holds_each_day_as_a_delta_partition_and_a_csv_export(platform):
     assert run(platform, SALES, days=DAYS).success
     wh = platform.warehouse
+    table = DeltaTable(str(platform.lake_dir / "delta/sales_orders"))
+    # One commit per day of the range: the table's versions 0..2.
+    assert table.version() == len(DAYS) - 1
+    lake = table.to_pyarrow_table().sort_by(
+        [("order_date", "ascending"), ("order_id", "ascending")]
+    )
+    assert lake.select(SALES_ORDERS.column_names).equals(wh.read(SALES_ORDERS))
+    # Hive-style partition folders holding only data files; the day is a column to readers.
+    folders = sorted(p.name for p in (platform.lake_dir / "delta/sales_orders").iterdir())
+    assert folders == ["_delta_log", *[f"order_date={day}" for day in DAYS]]
     for day in DAYS:
         expected = wh.read(SALES_ORDERS, [day])
-        parquet_dir = platform.lake_dir / "parquet/sales_orders" / f"order_date={day}"
-        parquet = pq.read_table(parquet_dir / "part-0.parquet")
-        assert parquet.equals(expected.drop_columns(["order_date"]))
-        csv_file = platform.lake_dir / "csv/sales_orders" / f"order_date={day}" / "part-0.csv"
-        assert len(csv_file.read_text().splitlines()) == expected.num_rows + 1
+        csv_dir = platform.lake_dir / "csv/sales_orders" / f"order_date={day}"
+        assert len((csv_dir / "part-0.csv").read_text().splitlines()) == expected.num_rows + 1
         # No temporary file is left behind.
-        assert [p.name for p in parquet_dir.iterdir()] == ["part-0.parquet"]
-    # Read back as one Hive-partitioned dataset.
-    import pyarrow.dataset as ds
-
-    dataset = ds.dataset(
-        platform.lake_dir / "parquet/sales_orders", format="parquet", partitioning="hive"
-    )
-    assert dataset.count_rows() == wh.count(SALES_ORDERS)
+        assert [p.name for p in csv_dir.iterdir()] == ["part-0.csv"]
 
 
 def test_a_missing_drop_fails_naming_the_day_and_keeps_the_data(platform):

@@ -118,7 +118,7 @@ def land(platform, instance, day: str, **resources) -> bool:
 
 def requested(result, asset: str) -> set[str] | bool:
     """The partitions requested of `asset` (for an unpartitioned one, whether it was)."""
-    key = AssetKey(asset)
+    key = AssetKey.from_user_string(asset)
     if asset == "records":
         return bool(result.get_num_requested(key))
     return result.get_requested_partitions(key)
@@ -129,7 +129,7 @@ def test_a_landed_drop_flows_downstream_by_itself(platform):
     first = evaluate_automation_conditions(defs=defs, instance=instance)
     assert land(platform, instance, "2024-03-02")
     result = evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
-    for asset in ("sales_daily", "sales_orders_export"):
+    for asset in ("sales_daily", "lake/sales_orders", "lake/sales_rejects", "sales_orders_export"):
         assert requested(result, asset) == {"2024-03-02"}, asset
     # Landed in the same step: nothing left to request of them.
     assert not requested(result, "sales_orders") and not requested(result, "sales_rejects")
@@ -176,7 +176,7 @@ def test_nothing_builds_on_a_day_whose_new_version_failed(platform):
         assert land(platform, instance, day)
     tick = evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
     assert requested(tick, "sales_daily") == {"2024-03-01", "2024-03-02"}
-    for asset in ("sales_daily", "sales_orders_export"):
+    for asset in ("sales_daily", "lake/sales_orders", "sales_orders_export"):
         assert materialize(
             all_assets,
             selection=[asset],
@@ -190,8 +190,8 @@ def test_nothing_builds_on_a_day_whose_new_version_failed(platform):
     (drops / "sales_2024-03-02.csv").write_text(text)
     assert not land(platform, instance, "2024-03-02")
     tick = evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
-    assert "2024-03-02" not in requested(tick, "sales_daily")
-    assert "2024-03-02" not in requested(tick, "sales_orders_export")
+    for asset in ("sales_daily", "lake/sales_orders", "lake/sales_rejects", "sales_orders_export"):
+        assert "2024-03-02" not in requested(tick, asset), asset
 
 
 def test_pipeline_runs_records_successes_and_failures(platform):

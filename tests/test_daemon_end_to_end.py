@@ -404,8 +404,10 @@ def test_a_bad_drop_through_the_daemon_changes_nothing_served_and_the_ui_says_wh
         assert [r["day"] for r in rows(before["/sales/daily"])] == days
         unified = {r["source"] for r in rows(before["/data"])}
         assert unified == {"users", "posts", "countries", "sales"}
-        exports = {f"parquet/sales_orders/order_date={d}/part-0.parquet" for d in days}
+        exports = {f"csv/sales_orders/order_date={d}/part-0.csv" for d in days}
         assert exports <= set(lake_before)
+        published = {path.split("/")[2] for path in lake_before if path.startswith("delta/sales_o")}
+        assert {f"order_date={d}" for d in days} < published  # and `_delta_log`
         others = {r["order_id"] for r in rows(before["/sales/orders"]) if r["order_date"] != d2}
         bad = write_bad_drop(landing, d1, d2, others)
         assert bad.shared_keys > 20 and bad.rejected > bad.cleaned / 2, bad

@@ -8,21 +8,16 @@ from pathlib import Path
 from dagster import AssetKey, Definitions
 
 from orchestration import definitions
+from orchestration.backfill import SALES_ASSETS
 
 ROOT = Path(__file__).resolve().parent.parent
 EXPECTED = {
-    "rest_api": {"raw_users", "raw_posts", "users", "posts"},
-    "graphql_api": {"raw_countries", "countries"},
-    "sales_csv": {
-        "raw_sales",
-        "sales_orders",
-        "sales_rejects",
-        "sales_daily",
-        "sales_orders_export",
-    },
-    "unified": {"records"},
+    "rest_api": {"raw_users", "raw_posts", "users", "posts", "lake/users", "lake/posts"},
+    "graphql_api": {"raw_countries", "countries", "lake/countries"},
+    "sales_csv": set(SALES_ASSETS),
+    "unified": {"records", "lake/records"},
     "push": {"landing_logs", "landing_users"},
-    "logs": {"logs", "logs_export", "log_levels_hourly"},
+    "logs": {"logs", "logs_export", "log_levels_hourly", "lake/logs", "lake/log_levels_hourly"},
 }
 
 
@@ -41,7 +36,7 @@ def test_definitions_load_with_every_asset_in_its_group():
 def test_daily_and_hourly_assets_backfill_a_range_in_one_run():
     graph = definitions.defs.resolve_asset_graph()
     for name in EXPECTED["sales_csv"] | EXPECTED["logs"]:
-        node = graph.get(AssetKey(name))
+        node = graph.get(AssetKey.from_user_string(name))
         assert node.partitions_def is not None, name
         assert node.backfill_policy is not None, name
         assert node.backfill_policy.max_partitions_per_run is None, name
@@ -51,9 +46,16 @@ def test_lineage_runs_from_sources_to_records():
     graph = definitions.defs.resolve_asset_graph()
     upstream = graph.get(AssetKey("records")).parent_keys
     assert {k.to_user_string() for k in upstream} == {"users", "posts", "countries", "sales_orders"}
-    assert {k.to_user_string() for k in graph.get(AssetKey("sales_orders_export")).parent_keys} == {
-        "sales_orders"
-    }
+    # Each served table has its Delta table in the lake; the CSV exports are written from it.
+    for table in ("users", "posts", "countries", "sales_orders", "sales_rejects", "sales_daily"):
+        lake = graph.get(AssetKey(["lake", table]))
+        assert {k.to_user_string() for k in lake.parent_keys} == {table}
+    for table in ("records", "logs", "log_levels_hourly"):
+        lake = graph.get(AssetKey(["lake", table]))
+        assert {k.to_user_string() for k in lake.parent_keys} == {table}
+    for export, table in (("sales_orders_export", "sales_orders"), ("logs_export", "logs")):
+        parents = graph.get(AssetKey(export)).parent_keys
+        assert {k.to_user_string() for k in parents} == {f"lake/{table}"}
     # Pushed records: from the serving API's landing tables, which Dagster does not write.
     assert {k.to_user_string() for k in graph.get(AssetKey("users")).parent_keys} == {
         "raw_users",

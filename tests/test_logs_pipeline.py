@@ -7,7 +7,6 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import pyarrow.parquet as pq
 from dagster import (
     AssetKey,
     DagsterInstance,
@@ -16,6 +15,7 @@ from dagster import (
     evaluate_automation_conditions,
     materialize,
 )
+from deltalake import DeltaTable
 
 from orchestration.contracts import Contract
 from orchestration.contracts.datasets import (
@@ -326,7 +326,11 @@ def test_landed_logs_become_deduplicated_hours_exports_and_counts(warehouse_url,
     assert {
         (e.asset_key.to_user_string(), e.partition)
         for e in results[0].get_asset_materialization_events()
-    } == {(a, h) for a in ("logs", "logs_export", "log_levels_hourly") for h in hours}
+    } == {
+        (a, h)
+        for a in ("logs", "lake/logs", "logs_export", "log_levels_hourly", "lake/log_levels_hourly")
+        for h in hours
+    }
     checks = check_results(results)
     assert set(checks) >= {
         ("logs", "key_unique"),
@@ -363,12 +367,20 @@ def test_landed_logs_become_deduplicated_hours_exports_and_counts(warehouse_url,
     assert levels == Counter((r["hour"], r["service"], r["severity"]) for r in rows)
     assert levels[(hours[0], "api", "INFO")] == 2
 
+    # The lake's table holds the hours by day (a path segment without `:`), in event-time order;
+    # the CSV exports are one per hour.
+    table = DeltaTable(str(pipe.lake_dir / "delta/logs"))
+    assert [p.name for p in (pipe.lake_dir / "delta/logs").iterdir() if p.name != "_delta_log"] == [
+        "date=2024-03-01"
+    ]
     for hour in hours:
         expected = wh.read(LOGS, [hour], order_by=["timestamp", "landing_id"])
-        folder = pipe.lake_dir / "parquet" / "logs" / f"hour={hour}"
-        assert pq.read_table(folder / "part-0.parquet").equals(expected.drop_columns(["hour"]))
-        assert [p.name for p in folder.iterdir()] == ["part-0.parquet"]
-        csv = pipe.lake_dir / "csv" / "logs" / f"hour={hour}" / "part-0.csv"
+        lake = table.to_pyarrow_table(filters=[("hour", "=", hour)])
+        assert lake.drop_columns(["date"]).equals(expected)
+        assert set(lake["date"].to_pylist()) == {dt.date(2024, 3, 1)}
+        folder = pipe.lake_dir / "csv" / "logs" / f"hour={hour[:10]}T{hour[11:13]}"
+        assert [p.name for p in folder.iterdir()] == ["part-0.csv"]
+        csv = folder / "part-0.csv"
         assert len(csv.read_text().splitlines()) == expected.num_rows + 1
 
     # One ledger row per hour and table, so the serving API's versions move hour by hour.
@@ -416,8 +428,9 @@ def test_exports_and_counts_follow_a_logs_run_by_automation(warehouse_url, tmp_p
     followed = evaluate_automation_conditions(
         defs=defs, instance=pipe.instance, cursor=after_job.cursor
     )
-    for asset in ("logs_export", "log_levels_hourly"):
-        assert followed.get_requested_partitions(AssetKey(asset)) == {"2024-03-01-15:00"}
+    for asset in ("lake/logs", "logs_export", "log_levels_hourly", "lake/log_levels_hourly"):
+        key = AssetKey.from_user_string(asset)
+        assert followed.get_requested_partitions(key) == {"2024-03-01-15:00"}, asset
 
 
 def test_an_event_id_repeated_across_hours_is_flagged_without_blocking(warehouse_url, tmp_path):
@@ -433,8 +446,10 @@ def test_an_event_id_repeated_across_hours_is_flagged_without_blocking(warehouse
     assert not unique.passed and unique.metadata["examples"].value == [["same"]]
     checks = check_results([result])
     assert checks[("logs", "severity_allowed")] and checks[("logs", "required_not_null")]
-    # The exports and counts still ran.
-    assert (pipe.lake_dir / "parquet/logs/hour=2024-03-01-11:00/part-0.parquet").exists()
+    # The lake, the exports and counts still ran.
+    assert (pipe.lake_dir / "csv/logs/hour=2024-03-01T11/part-0.csv").exists()
+    lake = DeltaTable(str(pipe.lake_dir / "delta/logs")).to_pyarrow_table()
+    assert sorted(lake["event_id"].to_pylist()) == ["same", "same"]
 
 
 def test_an_unknown_severity_keeps_its_hour_unpublished_and_the_others_go_on(
@@ -461,7 +476,7 @@ def test_an_unknown_severity_keeps_its_hour_unpublished_and_the_others_go_on(
     assert materialized == {("logs", "2024-03-01-11:00")}
     assert pipe.wh.count(LOGS, ["2024-03-01-10:00"]) == 0
     assert pipe.wh.count(LOGS, ["2024-03-01-11:00"]) == 1
-    assert not (pipe.lake_dir / "parquet" / "logs").exists()
+    assert not (pipe.lake_dir / "delta" / "logs").exists()
     kept = pipe.wh.read(QUARANTINE).to_pylist()
     assert [(r["partition"], r["check_name"]) for r in kept] == [
         ("2024-03-01-10:00", "severity_allowed")

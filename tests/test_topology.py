@@ -16,10 +16,12 @@ from pathlib import Path
 
 import httpx
 import psycopg
+import pyarrow.compute as pc
 import pytest
 from dagster_graphql import DagsterGraphQLClient
 
 from orchestration.backfill import launch_backfill, wait_for_backfill
+from orchestration.storage.delta import DeltaLake
 from orchestration.storage.lake import Lake
 from sample_sources.sales import write_drops
 from tests.conftest import S3_BUCKET, S3_CREDENTIALS
@@ -181,12 +183,13 @@ def test_processes_run_and_backfill_on_postgres_and_s3(
                     "FROM sales_orders GROUP BY 1"
                 ).fetchall()
             )
-        # The exports are in the bucket, and hold the warehouse's orders of each day.
+        # The lake's Delta table is in the bucket, and holds the warehouse's orders of each day.
         lake = Lake(f"s3://{S3_BUCKET}/topology/lake", s3_endpoint)
+        published = DeltaLake(lake.url, s3_endpoint).table("sales_orders").to_pyarrow_table()
         assert set(orders) == {"2024-03-01", "2024-03-02"}
         for day, order_ids in orders.items():
-            export = lake.read_parquet(f"parquet/sales_orders/order_date={day}/part-0.parquet")
-            assert sorted(export["order_id"].to_pylist()) == order_ids
+            mine = published.filter(pc.field("order_date") == date.fromisoformat(day))
+            assert sorted(mine["order_id"].to_pylist()) == order_ids
             assert (
                 lake.read_bytes(f"raw/sales/order_date={day}/sales_{day}.csv")
                 == (tmp_path / "drops" / "sales" / f"sales_{day}.csv").read_bytes()

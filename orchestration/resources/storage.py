@@ -5,6 +5,7 @@ from __future__ import annotations
 from dagster import ConfigurableResource, InitResourceContext
 from pydantic import Field, PrivateAttr
 
+from orchestration.storage.delta import DeltaLake
 from orchestration.storage.lake import DEFAULT_LAKE_URL, Lake
 from orchestration.storage.warehouse import DEFAULT_WAREHOUSE_URL, Warehouse, open_warehouse
 
@@ -31,3 +32,7 @@ class LakeResource(ConfigurableResource):
 
     def get(self) -> Lake:
         return Lake(self.url, self.s3_endpoint)
+
+    def tables(self) -> DeltaLake:
+        """The lake's Delta tables, under `<url>/delta/<name>`."""
+        return DeltaLake(self.url, self.s3_endpoint)

@@ -335,6 +335,20 @@ class Warehouse(ABC):
             [(contract.name, key, n, now, self.run_id) for key, n in rows.items()],
         )
 
+    def published(self, contract: Contract, partitions: Sequence[str]) -> set[str]:
+        """Those of `partitions` that a write has published (their row in `partition_ledger`)."""
+        found: set[str] = set()
+        with self.transaction() as conn:
+            self._ensure(conn, PARTITION_LEDGER)
+            for chunk in key_slices(list(partitions)):
+                rows = conn.execute(
+                    f"SELECT partition FROM partition_ledger WHERE asset = {self.placeholder} "
+                    f"AND partition IN {self.in_list(chunk)}",
+                    [contract.name, *chunk],
+                ).fetchall()
+                found.update(row[0] for row in rows)
+        return found
+
     def upsert(self, contract: Contract, data: pa.Table, conn: Any | None = None) -> int:
         """Insert `data`, updating rows whose key already exists. Returns rows written."""
         data = contract.conform(data)

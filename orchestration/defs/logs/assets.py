@@ -34,6 +34,9 @@ from orchestration.defs.audits import (
     publish_partitions,
 )
 from orchestration.defs.automation import FOLLOW_UPSTREAM
+from orchestration.defs.lake.assets import lake_key
+from orchestration.defs.lake.exports import export_csv, path_hour
+from orchestration.defs.lake.tables import lake_table
 from orchestration.defs.metadata import definition_metadata, export_metadata, table_metadata
 from orchestration.defs.partitions import hourly_partitions
 from orchestration.defs.warehouse_kind import WAREHOUSE_KIND
@@ -155,39 +158,33 @@ def logs(context: AssetExecutionContext, warehouse: WarehouseResource):
     yield from publication(context, "logs", outcomes, metadata)
 
 
-def export_paths(hour: str) -> tuple[str, str]:
-    """The hour's Parquet (without the `hour` column, which the path holds) and CSV files."""
-    return (
-        hive_path("parquet/logs", "hour", hour, "part-0.parquet"),
-        hive_path("csv/logs", "hour", hour, "part-0.csv"),
-    )
+def export_path(hour: str) -> str:
+    """The hour's CSV export: `csv/logs/hour=2024-03-01T14/part-0.csv`."""
+    return hive_path("csv/logs", "hour", path_hour(hour), "part-0.csv")
 
 
 @asset(
     group_name=GROUP,
-    kinds={"parquet", "csv"},
-    deps=[logs],
+    kinds={"csv"},
+    deps=[lake_key("logs")],
     partitions_def=hourly_partitions,
     backfill_policy=SINGLE_RUN,
     automation_condition=FOLLOW_UPSTREAM,
 )
-def logs_export(
-    context: AssetExecutionContext, warehouse: WarehouseResource, lake: LakeResource
-) -> MaterializeResult:
-    """An hour of logs as Parquet and CSV in the lake, Hive-style, in event-time order:
-    `parquet/logs/hour=<key>/part-0.parquet` (the partition column lives in the path) and
-    `csv/logs/hour=<key>/part-0.csv` (all columns). Each file is written under a temporary
-    name and moved into place; an hour without records gets empty files."""
-    wh, store = warehouse.get(), lake.get()
+def logs_export(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
+    """An hour of logs as CSV in the lake, Hive-style, in event-time order
+    (`csv/logs/hour=<YYYY-MM-DDTHH>/part-0.csv`, all columns), written from the hour's published
+    version in the lake's `logs` Delta table, under a temporary name and moved into place; an
+    hour without records gets a file with the header only."""
+    store, tables = lake.get(), lake.tables()
     files: dict[str, str] = {}
     rows = 0
     for hour in context.partition_keys:
-        table = wh.read(LOGS, [hour], order_by=["timestamp", "landing_id"])
-        parquet, csv = export_paths(hour)
-        files[hour] = store.write_parquet(parquet, table.drop_columns(["hour"]))
-        store.write_csv(csv, table)
-        rows += table.num_rows
-    return MaterializeResult(metadata=export_metadata(files, rows, table, listed=24))
+        relpath = export_path(hour)
+        n, head = export_csv(store, tables, lake_table("logs"), hour, relpath)
+        files[hour] = store.uri(relpath)
+        rows += n
+    return MaterializeResult(metadata=export_metadata(files, rows, head, listed=24))
 
 
 @asset(

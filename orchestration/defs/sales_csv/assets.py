@@ -38,6 +38,9 @@ from orchestration.defs.audits import (
 )
 from orchestration.defs.automation import FOLLOW_UPSTREAM
 from orchestration.defs.freshness import DAILY_PARTITION
+from orchestration.defs.lake.assets import lake_key
+from orchestration.defs.lake.exports import export_csv
+from orchestration.defs.lake.tables import lake_table
 from orchestration.defs.metadata import (
     PREVIEW_ROWS,
     definition_metadata,
@@ -382,53 +385,23 @@ def sales_daily(context: AssetExecutionContext, warehouse: WarehouseResource) ->
     return MaterializeResult()
 
 
-def _export_csv(store: Lake, day: str) -> tuple[int, pa.Table]:
-    """Write a day's CSV export from its clean Parquet, one batch at a time (memory holds a
-    batch, not the day); returns its rows and its first rows, for the preview."""
-    day_value = pa.scalar(date.fromisoformat(day), pa.date32())
-    rows, head = 0, SALES_ORDERS.empty()
-
-    def with_day(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        nonlocal rows, head
-        for batch in batches:
-            batch = batch.append_column("order_date", pa.repeat(day_value, batch.num_rows))
-            if not rows:
-                head = pa.Table.from_batches([batch.slice(0, PREVIEW_ROWS)])
-            rows += batch.num_rows
-            yield batch
-
-    store.write_csv_batches(
-        hive_path("csv/sales_orders", "order_date", day, "part-0.csv"),
-        with_day(store.iter_parquet(clean_orders_path(day))),
-        empty=SALES_ORDERS.arrow_schema,
-    )
-    return rows, head
-
-
 @asset(
     group_name=GROUP,
-    kinds={"parquet", "csv"},
+    kinds={"csv"},
     partitions_def=daily_partitions,
     backfill_policy=SINGLE_RUN,
-    deps=["sales_orders"],
+    deps=[lake_key("sales_orders")],
     automation_condition=FOLLOW_UPSTREAM,
 )
 def sales_orders_export(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
-    """A day's clean orders as Parquet and CSV in the lake, Hive-style:
-    `parquet/sales_orders/order_date=<day>/part-0.parquet` (the partition column lives in the
-    path, as Hive readers expect) and `csv/sales_orders/order_date=<day>/part-0.csv` (all
-    columns). Published from the clean zone, which holds exactly the rows the warehouse
-    committed for the day; each file is written under a temporary name and moved into place."""
-    store = lake.get()
+    """A day's orders as CSV in the lake, Hive-style (`csv/sales_orders/order_date=<day>/
+    part-0.csv`, all columns), written from the day's published version in the lake's
+    `sales_orders` Delta table, under a temporary name and moved into place."""
+    store, tables = lake.get(), lake.tables()
     for day in context.partition_keys:
-        clean = clean_orders_path(day)
-        parquet = store.copy_from(
-            store.fs,
-            store.full_path(clean),
-            hive_path("parquet/sales_orders", "order_date", day, "part-0.parquet"),
-        )
-        n, table = _export_csv(store, day)
+        relpath = hive_path("csv/sales_orders", "order_date", day, "part-0.csv")
+        n, head = export_csv(store, tables, lake_table("sales_orders"), day, relpath)
         context.add_asset_metadata(
-            export_metadata({day: parquet}, n, table, listed=1), partition_key=day
+            export_metadata({day: store.uri(relpath)}, n, head, listed=1), partition_key=day
         )
     return MaterializeResult()
