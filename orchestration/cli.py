@@ -29,6 +29,7 @@ from dagster import DagsterInstance
 
 from orchestration.contracts import CONTRACTS
 from orchestration.defs.platform.run_history import record_finished_runs
+from orchestration.resources import resources_from_env
 from orchestration.resources.sources import CsvLandingResource
 from orchestration.run_tags import range_tags
 from orchestration.settings import (
@@ -319,11 +320,18 @@ def table_counts() -> dict[str, int]:
     return {name: wh.count(c) if wh.table_exists(name) else 0 for name, c in CONTRACTS.items()}
 
 
+def lake_counts() -> dict[str, int]:
+    """The rows of each Delta table in the lake (`make sql` reads them)."""
+    lake = resources_from_env()["lake"].process_config_and_initialize().tables()
+    return {name: lake.state(name).rows for name in lake.table_names()}
+
+
 def print_tables() -> None:
     engine = open_warehouse(_warehouse_url()).engine
-    print(f"\n{'table':<16} {'rows':>8}   ({engine})")
+    lake = lake_counts()
+    print(f"\n{'table':<18} {'warehouse':>9} {'lake':>6}   ({engine}; lake: Delta tables)")
     for name, rows in table_counts().items():
-        print(f"{name:<16} {rows:>8}")
+        print(f"{name:<18} {rows:>9} {lake.get(name, '-'):>6}")
 
 
 @contextlib.contextmanager

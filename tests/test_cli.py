@@ -92,9 +92,11 @@ def partitions_seen(env: dict[str, str]) -> dict:
     return json.loads(done.stdout)
 
 
-def table_counts(stdout: str) -> dict[str, int]:
-    rows = stdout.split("table ", 1)[1].splitlines()[1:]
-    return {name: int(n) for name, n in (line.split() for line in rows if line.strip())}
+def table_counts(stdout: str) -> tuple[dict[str, int], dict[str, int]]:
+    """The rows of each table printed: in the warehouse, and in the lake where it has it."""
+    rows = [line.split() for line in stdout.split("table ", 1)[1].splitlines()[1:] if line.strip()]
+    warehouse = {name: int(n) for name, n, _ in rows}
+    return warehouse, {name: int(n) for name, _, n in rows if n != "-"}
 
 
 def test_demo_materializes_everything_and_prints_the_tables(tmp_path, warehouse_url):
@@ -103,7 +105,7 @@ def test_demo_materializes_everything_and_prints_the_tables(tmp_path, warehouse_
     done = python(["-m", "orchestration.cli", "demo"], env, 300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert start_warnings(done.stdout + done.stderr) == []
-    counts = table_counts(done.stdout)
+    counts, lake = table_counts(done.stdout)
     # The same tables and row counts on SQLite and on PostgreSQL: the sample data is
     # deterministic, 5,200 sales rows of which 200 are duplicates and 125 rejects.
     assert counts == {
@@ -127,7 +129,11 @@ def test_demo_materializes_everything_and_prints_the_tables(tmp_path, warehouse_
         "logs": 0,
         "log_levels_hourly": 0,
     }
-    assert len(list((tmp_path / "lake" / "parquet" / "sales_orders").iterdir())) == 5
+    # Every served table it loaded is in the lake as a Delta table, with the same rows.
+    served = ["users", "posts", "countries", "sales_orders", "sales_rejects", "sales_daily"]
+    assert lake == {name: counts[name] for name in [*served, "records"]}
+    days_in_lake = (tmp_path / "lake" / "delta" / "sales_orders").glob("order_date=*")
+    assert len(list(days_in_lake)) == 5
     # The runs are in the persistent Dagster instance, for the UI to show.
     assert any((tmp_path / "dagster_home").glob("history/runs/*.db"))
 
