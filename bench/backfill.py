@@ -138,6 +138,8 @@ def _dagster_setup(spec: dict[str, Any]) -> dict[str, Any]:
             "LAKE_URL": spec["lake"],
             "LANDING_DIR": spec["landing"],
             "SALES_START_DATE": START.isoformat(),
+            # As `make run` starts the embedded platform (orchestration/instance.py).
+            "DAGSTER_EVENT_BATCH_SIZE": "1000",
         }
     )
     from dagster import DagsterInstance
@@ -393,6 +395,7 @@ def child_daemon(spec: dict[str, Any]) -> dict[str, Any]:
         LAKE_URL=spec["lake"],
         LANDING_DIR=str(landing),
         SALES_START_DATE=START.isoformat(),
+        DAGSTER_EVENT_BATCH_SIZE="1000",
     )
     port = free_port()
     url = f"http://127.0.0.1:{port}"

@@ -29,6 +29,7 @@ from dagster import DagsterInstance
 
 from orchestration.contracts import CONTRACTS
 from orchestration.defs.platform.run_history import record_finished_runs
+from orchestration.instance import BATCH_SIZE_VARIABLE, DEFAULT_BATCH_SIZE
 from orchestration.resources import resources_from_env
 from orchestration.resources.sources import CsvLandingResource
 from orchestration.run_tags import range_tags
@@ -431,7 +432,9 @@ def serve(console: Console, services: list[Service]) -> None:
     say("starting the Dagster UI (dg dev) and the serving API...")
     env = dict(os.environ)
     # `dg` warns unless the project's virtualenv is the active one, as `activate` would make it.
+    # Dagster hands the embedded event log its events in batches (orchestration/instance.py).
     dg_env = env | {"VIRTUAL_ENV": sys.prefix}
+    dg_env.setdefault(BATCH_SIZE_VARIABLE, str(DEFAULT_BATCH_SIZE))
     dg = str(Path(sys.executable).with_name("dg"))
     ui_cmd = [dg, "dev", "-h", "127.0.0.1", "-p", str(UI_PORT)]
     ui = _start("the Dagster UI (dg dev)", ui_cmd, dg_env, console.log(DAGSTER_LOG))

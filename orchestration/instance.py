@@ -1,38 +1,45 @@
-"""The embedded Dagster instance's event log: Dagster's own SQLite storage, writing the event
-batches Dagster hands it in one transaction per database instead of one per event.
+"""Dagster's private API, in the one module that uses it, checked at start-up against the
+release it was written for (pyproject pins that release exactly).
 
-A range run (a single-run backfill) reports, per partition and asset, an
-`ASSET_MATERIALIZATION_PLANNED` event when it starts and an `ASSET_MATERIALIZATION` when the
-step ends. Dagster marks those as batches and, when `DAGSTER_EVENT_BATCH_SIZE` is above 0, hands
-each batch to `EventLogStorage.store_event_batch`; `SqliteEventLogStorage` inherits the default,
-which stores them one by one - two SQLite transactions (the run's database and the cross-run
-index) per event. Here a batch costs two transactions in all. The rows are exactly those
-`store_event` writes: the event in the run's database, the event, its indexed tags and the
-asset's latest-event row in the index; so the UI's materialized, failed and in-progress
-partitions read the same.
+**The embedded instance's event log**: Dagster's own SQLite storage, writing the event batches
+Dagster hands it in one transaction per database instead of one per event. A range run (a
+single-run backfill) reports, per partition and asset, an `ASSET_MATERIALIZATION_PLANNED` event
+when it starts and an `ASSET_MATERIALIZATION` when the step ends. With `DAGSTER_EVENT_BATCH_SIZE`
+above 0 (`make run` sets it for the processes it starts), Dagster hands those batches to
+`EventLogStorage.store_event_batch`; `SqliteEventLogStorage` inherits the default, which stores
+them one by one - two SQLite transactions (the run's database and the cross-run index) per
+event. Here a batch costs two transactions in all. The rows are exactly those `store_event`
+writes, through the private helpers it uses, so the UI's materialized, failed and in-progress
+partitions read the same. Should those helpers change, the storage says so loudly at start-up
+and Dagster's stock `SqliteEventLogStorage` is used instead: correct, one transaction per event.
 
 Configured in `deploy/embedded/dagster.yaml`:
 
     event_log_storage:
       module: orchestration.instance
       class: BatchedSqliteEventLogStorage
-      config:
-        event_batch_size: 1000
 
 `base_dir` defaults to `$DAGSTER_HOME/history/runs/`, where Dagster's default SQLite storage
-keeps the event log, so an existing instance keeps its history. The storage turns Dagster's
-batching on (`DAGSTER_EVENT_BATCH_SIZE`, read by the instance of every process that loads this
-configuration, unless already set) because the switch is an environment variable, not instance
-configuration.
+keeps the event log, so an existing instance keeps its history.
+
+**A check evaluation's target** (`materialization_target`): `AssetCheckEvaluation` aims a result
+at a partition's materialization through a record Dagster exports no public constructor for.
 """
 
 from __future__ import annotations
 
+import functools
+import inspect
+import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from dagster import Field, IntSource, StringSource
+import dagster
+from dagster import Field, StringSource
+from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+    AssetCheckEvaluationTargetMaterializationData,
+)
 from dagster._core.errors import DagsterInvariantViolationError
 from dagster._core.events import ASSET_EVENTS
 from dagster._core.events.log import EventLogEntry
@@ -40,8 +47,58 @@ from dagster._core.storage.event_log.schema import SqlEventLogStorageTable
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 from dagster._serdes import ConfigurableClassData
 
+# The release this module was written and checked against (pyproject pins it exactly).
+DAGSTER_VERSION = "1.13.27"
+# Read by Dagster in each process at each run; `make run` sets it for the processes it starts.
 BATCH_SIZE_VARIABLE = "DAGSTER_EVENT_BATCH_SIZE"
 DEFAULT_BATCH_SIZE = 1000
+# What this module calls or builds, and the parameters it passes them.
+PRIVATE_SIGNATURES: dict[tuple[type, str], list[str]] = {
+    (SqliteEventLogStorage, "store_event"): ["self", "event"],
+    (SqliteEventLogStorage, "prepare_insert_event_batch"): ["self", "events"],
+    (SqliteEventLogStorage, "run_connection"): ["self", "run_id"],
+    (SqliteEventLogStorage, "index_transaction"): ["self"],
+    (SqliteEventLogStorage, "_store_asset_event_tags"): ["self", "conn", "events", "event_ids"],
+    (SqliteEventLogStorage, "_store_asset_event"): ["self", "conn", "event", "event_id"],
+}
+TARGET_FIELDS = ("storage_id", "run_id", "timestamp")
+
+log = logging.getLogger("dagster")
+
+
+@functools.cache
+def private_api_problems() -> list[str]:
+    """How the installed Dagster differs from the private API this module uses: nothing when
+    it is the one it was written for."""
+    problems = []
+    for (cls, name), expected in PRIVATE_SIGNATURES.items():
+        member: Callable[..., Any] | None = getattr(cls, name, None)
+        if member is None:
+            problems.append(f"{cls.__name__}.{name} is gone")
+            continue
+        found = list(inspect.signature(member).parameters)
+        if found != expected:
+            problems.append(f"{cls.__name__}.{name}({', '.join(found)}), expected {expected}")
+    fields = tuple(getattr(AssetCheckEvaluationTargetMaterializationData, "_fields", ()))
+    if fields != TARGET_FIELDS:
+        problems.append(
+            f"AssetCheckEvaluationTargetMaterializationData{fields}, expected {TARGET_FIELDS}"
+        )
+    return problems
+
+
+def materialization_target(
+    storage_id: int, run_id: str, timestamp: float
+) -> AssetCheckEvaluationTargetMaterializationData | None:
+    """The target of a check evaluation: the materialization it judged; None (the asset's
+    latest materialization) when the record is not the one this module knows."""
+    if private_api_problems():
+        return None
+    return AssetCheckEvaluationTargetMaterializationData(
+        storage_id=storage_id, run_id=run_id, timestamp=timestamp
+    )
+
+
 # Rows of one INSERT: 7 columns each, well under SQLite's 32,766 parameters.
 ROWS_PER_INSERT = 500
 
@@ -58,30 +115,14 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
     """`SqliteEventLogStorage` whose `store_event_batch` writes a batch of asset events in one
     transaction on the run's database and one on the index database."""
 
-    def __init__(
-        self,
-        base_dir: str,
-        event_batch_size: int = DEFAULT_BATCH_SIZE,
-        inst_data: ConfigurableClassData | None = None,
-    ) -> None:
-        super().__init__(base_dir, inst_data=inst_data)
-        self.event_batch_size = event_batch_size
-        if event_batch_size > 0:
-            os.environ.setdefault(BATCH_SIZE_VARIABLE, str(event_batch_size))
-
     @classmethod
     def config_type(cls) -> dict[str, Field]:
-        return {
-            "base_dir": Field(StringSource, is_required=False),
-            "event_batch_size": Field(
-                IntSource, is_required=False, default_value=DEFAULT_BATCH_SIZE
-            ),
-        }
+        return {"base_dir": Field(StringSource, is_required=False)}
 
     @classmethod
     def from_config_value(  # type: ignore[override]
         cls, inst_data: ConfigurableClassData | None, config_value: dict[str, Any]
-    ) -> BatchedSqliteEventLogStorage:
+    ) -> SqliteEventLogStorage:
         base_dir = config_value.get("base_dir")
         if not base_dir:
             home = os.environ.get("DAGSTER_HOME")
@@ -91,11 +132,19 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
                     "(the event log then lives in $DAGSTER_HOME/history/runs/)"
                 )
             base_dir = os.path.join(home, "history", "runs", "")
-        return cls(
-            base_dir,
-            event_batch_size=config_value.get("event_batch_size", DEFAULT_BATCH_SIZE),
-            inst_data=inst_data,
-        )
+        problems = private_api_problems()
+        if problems:
+            log.error(
+                "orchestration.instance was written for Dagster %s, and Dagster %s differs: %s. "
+                "The event log falls back to Dagster's SqliteEventLogStorage (one transaction "
+                "per event). Pin dagster==%s, or update this module.",
+                DAGSTER_VERSION,
+                dagster.__version__,
+                "; ".join(problems),
+                DAGSTER_VERSION,
+            )
+            return SqliteEventLogStorage(base_dir, inst_data=inst_data)
+        return cls(base_dir, inst_data=inst_data)
 
     def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
         # Consecutive asset events go together; anything else (asset check planned events)

@@ -13,6 +13,8 @@ from typing import Any
 
 import httpx
 
+from orchestration.instance import BATCH_SIZE_VARIABLE, DEFAULT_BATCH_SIZE
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -88,7 +90,7 @@ def dagster_dev(home: Path, env: dict[str, str]) -> Iterator[str]:
     proc = subprocess.Popen(
         [dagster, "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
         cwd=ROOT,
-        env=dict(env, DAGSTER_HOME=str(home)),
+        env={BATCH_SIZE_VARIABLE: str(DEFAULT_BATCH_SIZE), **env, "DAGSTER_HOME": str(home)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,

@@ -2,18 +2,26 @@
 against Dagster's own SQLite event log: the same events, the same asset records and the same
 partition status in the UI's GraphQL API, in fewer transactions."""
 
+import logging
 import os
 import shutil
 from collections import Counter
 from pathlib import Path
 
+import dagster
 import pytest
 import sqlalchemy
 from dagster import AssetKey, DagsterInstance, materialize
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 from dagster_graphql.test.utils import define_out_of_process_context, execute_dagster_graphql
 
-from orchestration.instance import BATCH_SIZE_VARIABLE, BatchedSqliteEventLogStorage
+from orchestration.instance import (
+    BATCH_SIZE_VARIABLE,
+    DAGSTER_VERSION,
+    BatchedSqliteEventLogStorage,
+    materialization_target,
+    private_api_problems,
+)
 from tests import partition_status_defs as graph
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -164,11 +172,43 @@ def test_batched_event_log_reads_as_dagsters_own(tmp_path, monkeypatch):
     assert got["range_run_commits"] * 3 < want["range_run_commits"]
 
 
-def test_embedded_storage_keeps_dagsters_layout_and_turns_batching_on(tmp_path, monkeypatch):
+def test_embedded_storage_keeps_dagsters_layout_and_leaves_the_environment_alone(
+    tmp_path, monkeypatch
+):
     monkeypatch.delenv(BATCH_SIZE_VARIABLE, raising=False)
     home = tmp_path / "home"
     storage = _instance(home, True, monkeypatch).event_log_storage
     assert type(storage) is BatchedSqliteEventLogStorage
     # $DAGSTER_HOME/history/runs/, where Dagster's default SQLite storage keeps the event log.
     assert (home / "history" / "runs" / "index.db").exists()
-    assert os.environ[BATCH_SIZE_VARIABLE] == "1000"
+    # Batching is switched on by whoever starts the processes (`make run`), not by the storage.
+    assert BATCH_SIZE_VARIABLE not in os.environ
+
+
+def test_the_installed_dagster_is_the_one_the_private_api_was_written_for():
+    assert private_api_problems() == []
+    assert dagster.__version__ == DAGSTER_VERSION
+    pinned = (ROOT / "pyproject.toml").read_text()
+    assert f'"dagster=={DAGSTER_VERSION}"' in pinned
+
+
+def test_a_changed_private_signature_falls_back_to_dagsters_storage_loudly(
+    tmp_path, monkeypatch, caplog
+):
+    def changed(self, conn, event, event_id, asset_key):  # a parameter more, as in a release
+        raise AssertionError("never called")
+
+    monkeypatch.setattr(SqliteEventLogStorage, "_store_asset_event", changed)
+    private_api_problems.cache_clear()
+    try:
+        with caplog.at_level(logging.ERROR, logger="dagster"):
+            storage = _instance(tmp_path / "home", True, monkeypatch).event_log_storage
+        assert type(storage) is SqliteEventLogStorage
+        [record] = [r for r in caplog.records if "falls back" in r.getMessage()]
+        assert "_store_asset_event(self, conn, event, event_id, asset_key)" in record.getMessage()
+        # And check results are aimed at the latest materialization rather than a guess.
+        assert materialization_target(1, "run", 0.0) is None
+    finally:
+        monkeypatch.undo()
+        private_api_problems.cache_clear()
+    assert materialization_target(1, "run", 0.0) is not None

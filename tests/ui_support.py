@@ -25,6 +25,8 @@ import httpx
 import pytest
 from websockets.sync.client import ClientConnection, connect
 
+from orchestration.instance import BATCH_SIZE_VARIABLE, DEFAULT_BATCH_SIZE
+
 CHROMIUM = Path("/usr/bin/chromium")
 # What works on a machine without a display, as root, in a closed network: without the
 # background-networking flags Chromium's own connections are refused many at a time.
@@ -115,6 +117,8 @@ class DagsterDev:
                 "WAREHOUSE_URL": f"sqlite:///{tmp / 'warehouse.db'}",
                 "LAKE_URL": str(tmp / "lake"),
                 "LANDING_DIR": str(tmp / "landing"),
+                # As `make run` starts it: the embedded event log gets Dagster's batches.
+                BATCH_SIZE_VARIABLE: str(DEFAULT_BATCH_SIZE),
             }
             | (env or {})
         )

@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from orchestration.contracts import Contract
 from orchestration.defs.metadata import markdown_preview
+from orchestration.instance import materialization_target
 from orchestration.storage.warehouse import Warehouse, quote
 
 # Keys (or values) listed in a check's metadata; the counts beside them are exact.
@@ -413,12 +414,6 @@ def _latest_materializations(
     instance: dg.DagsterInstance, key: dg.AssetKey, partitions: list[str]
 ) -> dict[str, Any]:
     """The latest materialization of each partition, as a check evaluation's target."""
-    # The one private name this module needs: `AssetCheckEvaluation` takes its target as this
-    # record, and Dagster exports no public constructor for it.
-    from dagster._core.definitions.asset_checks.asset_check_evaluation import (
-        AssetCheckEvaluationTargetMaterializationData as Target,
-    )
-
     found: dict[str, Any] = {}
     for partition in partitions:
         if not partition:  # a whole-table check, aimed at the asset's latest materialization
@@ -428,10 +423,8 @@ def _latest_materializations(
                 dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition]), limit=1
             ).records
         if records:
-            found[partition] = Target(
-                storage_id=records[0].storage_id,
-                run_id=records[0].run_id,
-                timestamp=records[0].timestamp,
+            found[partition] = materialization_target(
+                records[0].storage_id, records[0].run_id, records[0].timestamp
             )
     return found
 
