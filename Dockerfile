@@ -4,6 +4,7 @@ FROM python:3.11-slim
 
 WORKDIR /app
 COPY pyproject.toml README.md ./
+COPY core ./core
 COPY orchestration ./orchestration
 COPY serving ./serving
 COPY sample_sources ./sample_sources

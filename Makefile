@@ -37,6 +37,7 @@ sql: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	PYTEST_TREE_CHECK=1 $(BIN)/python -m pytest -n 3 -q
 
 ## docs/RELIABILITY.md: the fault matrix, hostile input, security and the soak, bounded;

@@ -145,9 +145,9 @@ def _dagster_setup(spec: dict[str, Any]) -> dict[str, Any]:
     from dagster import DagsterInstance
 
     import orchestration.defs.sales_csv.assets as sales
+    from core.warehouse import SQLiteWarehouse, Warehouse
     from orchestration.definitions import all_checks, defs
     from orchestration.storage.lake import Lake
-    from orchestration.storage.warehouse import SQLiteWarehouse, Warehouse
 
     # Timers around the stage functions; behaviour is unchanged.
     timer = StageTimer()
@@ -535,9 +535,9 @@ def child_plain(spec: dict[str, Any]) -> dict[str, Any]:
     import pyarrow.csv as pa_csv
     import pyarrow.parquet as pq
 
-    from orchestration.contracts.datasets import SALES_DAILY, SALES_ORDERS, SALES_REJECTS
+    from core.contracts.datasets import SALES_DAILY, SALES_ORDERS, SALES_REJECTS
+    from core.warehouse import open_warehouse
     from orchestration.defs.sales_csv.cleaning import clean_sales
-    from orchestration.storage.warehouse import open_warehouse
 
     wh = open_warehouse(spec["url"])
     ddl = [s for c in (SALES_ORDERS, SALES_REJECTS, SALES_DAILY) for s in wh.create_statements(c)]

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from sqlalchemy import BigInteger, DateTime, Integer, Text, create_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
-from orchestration.contracts.datasets import log_hour
+from core.contracts.datasets import log_hour
 from serving.app import create_app
 
 

@@ -60,11 +60,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import RESULTS_DIR, format_table
 
-from orchestration.contracts.datasets import SALES_ORDERS
+from core.contracts.datasets import SALES_ORDERS
+from core.warehouse import open_warehouse
 from orchestration.defs.lake.tables import lake_table
 from orchestration.defs.sales_csv.cleaning import clean_sales
 from orchestration.storage.delta import DeltaLake
-from orchestration.storage.warehouse import open_warehouse
 from sample_sources.sales import generate_day
 
 START = date(2024, 3, 1)

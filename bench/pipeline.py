@@ -96,6 +96,7 @@ def child_main(spec_path: str) -> None:
 def child_dagster(spec: dict[str, Any]) -> dict[str, Any]:
     from dagster import DagsterEventType, DagsterInstance, materialize
 
+    from core.warehouse import Warehouse
     from orchestration.backfill import SALES_ASSETS
     from orchestration.definitions import all_assets
     from orchestration.defs.sales_csv.cleaning import DropCleaner
@@ -109,7 +110,6 @@ def child_dagster(spec: dict[str, Any]) -> dict[str, Any]:
     from orchestration.run_tags import range_tags
     from orchestration.storage.delta import DeltaLake
     from orchestration.storage.lake import Lake
-    from orchestration.storage.warehouse import Warehouse
 
     # Timers around the stage functions; behaviour is unchanged. A day streams block by block,
     # so the write of sales_orders includes the cleaning of its blocks.
@@ -477,8 +477,8 @@ def child_naive(spec: dict[str, Any]) -> dict[str, Any]:
 def _contract_ddl(spec: dict[str, Any]) -> list[str]:
     """The pipeline's own DDL for the three sales tables, so every variant loads the same
     tables with the same keys and indexes."""
-    from orchestration.contracts.datasets import SALES_DAILY, SALES_ORDERS, SALES_REJECTS
-    from orchestration.storage.warehouse import open_warehouse
+    from core.contracts.datasets import SALES_DAILY, SALES_ORDERS, SALES_REJECTS
+    from core.warehouse import open_warehouse
 
     wh = open_warehouse(spec["url"])
     return [s for c in (SALES_ORDERS, SALES_REJECTS, SALES_DAILY) for s in wh.create_statements(c)]

@@ -40,8 +40,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench.common import ensure_wrk, free_port, pinned, run_wrk, stop_process  # noqa: E402
 from bench.common import start_process as start  # noqa: E402
-from orchestration.contracts import CONTRACTS  # noqa: E402
-from orchestration.storage.warehouse import open_warehouse, timestamp_text  # noqa: E402
+from core.contracts import CONTRACTS  # noqa: E402
+from core.warehouse import open_warehouse, timestamp_text  # noqa: E402
 
 SECRET = "bench-cursor-secret"
 PG_ADMIN = os.environ.get("BENCH_POSTGRES_URL", "postgresql://root@127.0.0.1:5432/postgres")

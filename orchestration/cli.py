@@ -27,20 +27,20 @@ from typing import IO
 
 from dagster import DagsterInstance
 
-from orchestration.contracts import CONTRACTS
-from orchestration.defs.platform.run_history import record_finished_runs
-from orchestration.instance import BATCH_SIZE_VARIABLE, DEFAULT_BATCH_SIZE
-from orchestration.resources import resources_from_env
-from orchestration.resources.sources import CsvLandingResource
-from orchestration.run_tags import range_tags
-from orchestration.settings import (
+from core.contracts import CONTRACTS
+from core.settings import (
     explicit_settings,
     keep_start,
     kept_start,
     platform_settings,
     start_file,
 )
-from orchestration.storage.warehouse import DEFAULT_WAREHOUSE_URL, open_warehouse
+from core.warehouse import DEFAULT_WAREHOUSE_URL, open_warehouse
+from orchestration.defs.platform.run_history import record_finished_runs
+from orchestration.instance import BATCH_SIZE_VARIABLE, DEFAULT_BATCH_SIZE
+from orchestration.resources import resources_from_env
+from orchestration.resources.sources import CsvLandingResource
+from orchestration.run_tags import range_tags
 
 ROOT = Path(__file__).resolve().parent.parent
 # Ports of the bundled sample sources, the Dagster UI and the serving API.

@@ -22,14 +22,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from orchestration.resources import resources_from_env
-from orchestration.storage.delta import DeltaLake, sql_literal
-from orchestration.storage.warehouse import (
+from core.warehouse import (
     PostgresWarehouse,
     SQLiteWarehouse,
     open_warehouse,
     quote,
 )
+from orchestration.resources import resources_from_env
+from orchestration.storage.delta import DeltaLake, sql_literal
 
 # The extensions, by the `duckdb-extension-<name>` package that ships each, with the name the
 # extension gives itself: `LOAD '<path>'` looks for the entry point named after the file, and the

@@ -1,7 +1,7 @@
 """The serving API's app factory: `create_app(settings)`, and the module-level `app`.
 
 `uvicorn serving.app:app` or `python -m serving` serves it. Nothing here imports Dagster: the
-API reads what the assets wrote through `orchestration.contracts` and the warehouse tables.
+API reads what the assets wrote through `core.contracts` and the warehouse tables.
 """
 
 from __future__ import annotations

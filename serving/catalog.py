@@ -15,9 +15,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from orchestration.contracts import CONTRACTS
-from orchestration.contracts.datasets import LANDING_LOGS, LANDING_USERS
-from orchestration.storage.warehouse import quote
+from core.contracts import CONTRACTS
+from core.contracts.datasets import LANDING_LOGS, LANDING_USERS
+from core.warehouse import quote
 from serving.db.base import Database, DatabaseUnavailable, QueryTimeout
 
 log = logging.getLogger("serving.catalog")

@@ -18,7 +18,7 @@ from fastapi.responses import Response
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from orchestration.contracts import Contract
+from core.contracts import Contract
 from serving.deps import Context, ListParams
 from serving.listing import Listing
 from serving.params import Param, for_contract, openapi, parse

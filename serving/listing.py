@@ -18,7 +18,7 @@ import orjson
 from fastapi import Request
 from fastapi.responses import Response, StreamingResponse
 
-from orchestration.contracts import Contract
+from core.contracts import Contract
 from serving.catalog import Catalog, Snapshot
 from serving.core.errors import ApiError
 from serving.db.base import Database

@@ -16,7 +16,7 @@ from typing import Any
 
 from fastapi import Request
 
-from orchestration.contracts import Contract
+from core.contracts import Contract
 from serving.core.errors import ApiError
 from serving.query import sort_choices, sortable
 

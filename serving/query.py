@@ -19,8 +19,8 @@ from typing import Any
 
 import orjson
 
-from orchestration.contracts import Column, Contract
-from orchestration.storage.warehouse import quote
+from core.contracts import Column, Contract
+from core.warehouse import quote
 from serving.core.errors import ApiError
 from serving.db.base import Database
 

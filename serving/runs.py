@@ -10,8 +10,8 @@ import datetime as dt
 import time
 from typing import Any
 
-from orchestration.contracts.datasets import PIPELINE_RUNS
-from orchestration.storage.warehouse import quote
+from core.contracts.datasets import PIPELINE_RUNS
+from core.warehouse import quote
 from serving.db.base import Database
 
 RUNS = PIPELINE_RUNS.name

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from orchestration.contracts import CONTRACTS, Contract
+from core.contracts import CONTRACTS, Contract
 
 PYTHON_TYPES: dict[str, Any] = {
     "string": str,

@@ -16,10 +16,10 @@ from typing import Any
 import psycopg
 import pytest
 
+from core.warehouse import Warehouse, open_warehouse
 from orchestration.resources.quality import QualityThresholds
 from orchestration.resources.sources import CsvLandingResource, GraphQLResource, RestApiResource
 from orchestration.resources.storage import LakeResource, WarehouseResource
-from orchestration.storage.warehouse import Warehouse, open_warehouse
 from sample_sources.sales import write_drops
 from sample_sources.server import RunningServer, serve_in_thread
 

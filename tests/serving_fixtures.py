@@ -19,8 +19,8 @@ import pyarrow as pa
 import pytest
 from fastapi.testclient import TestClient
 
-from orchestration.contracts import CONTRACTS
-from orchestration.storage.warehouse import open_warehouse
+from core.contracts import CONTRACTS
+from core.warehouse import open_warehouse
 from serving.app import create_app
 from serving.core.config import Settings
 

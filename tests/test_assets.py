@@ -9,8 +9,7 @@ import pytest
 from dagster import DagsterInstance, materialize
 from deltalake import DeltaTable
 
-from orchestration.backfill import SALES_ASSETS
-from orchestration.contracts.datasets import (
+from core.contracts.datasets import (
     API_REJECTS,
     COUNTRIES,
     POSTS,
@@ -20,6 +19,7 @@ from orchestration.contracts.datasets import (
     SALES_REJECTS,
     USERS,
 )
+from orchestration.backfill import SALES_ASSETS
 from orchestration.definitions import all_assets
 from orchestration.defs.partitions import CONTINENTS
 from orchestration.defs.raw_zone import load_records

@@ -15,7 +15,7 @@ from dagster import (
     materialize,
 )
 
-from orchestration.contracts.datasets import PIPELINE_RUNS
+from core.contracts.datasets import PIPELINE_RUNS
 from orchestration.definitions import all_assets, all_checks, defs
 from orchestration.defs.partitions import daily_partitions
 from orchestration.defs.platform.sensors import pipeline_runs_sensor

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from core.contracts.datasets import SALES_DAILY, SALES_ORDERS
+from core.warehouse import open_warehouse
 from orchestration.backfill import days_between
-from orchestration.contracts.datasets import SALES_DAILY, SALES_ORDERS
-from orchestration.storage.warehouse import open_warehouse
 from sample_sources.sales import write_drops
 from tests.processes import dagster_dev
 

@@ -14,8 +14,8 @@ from dagster import (
     define_asset_job,
 )
 
-from orchestration.contracts.datasets import SALES_ORDERS, SALES_REJECTS, USERS
-from orchestration.contracts.raw import RAW_SCHEMAS, schema_drift
+from core.contracts.datasets import SALES_ORDERS, SALES_REJECTS, USERS
+from core.contracts.raw import RAW_SCHEMAS, schema_drift
 from orchestration.definitions import all_assets, all_checks
 from orchestration.defs.audits import Scope, Verdict
 from orchestration.defs.jobs import JOBS

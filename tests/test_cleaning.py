@@ -6,7 +6,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from orchestration.contracts import ContractError
+from core.contracts import ContractError
 from orchestration.defs.sales_csv import cleaning
 from orchestration.defs.sales_csv.cleaning import DropCleaner, clean_sales
 from sample_sources.sales import generate_day_with_stats

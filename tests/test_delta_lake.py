@@ -21,8 +21,8 @@ import pytest
 from dagster import AssetKey, AssetSelection, DagsterInstance, materialize
 from deltalake import DeltaTable
 
+from core.contracts.datasets import LANDING_LOGS, SALES_ORDERS
 from orchestration.backfill import SALES_ASSETS
-from orchestration.contracts.datasets import LANDING_LOGS, SALES_ORDERS
 from orchestration.definitions import all_assets, defs
 from orchestration.defs.lake.tables import LAKE_TABLES, LakeTable
 from orchestration.defs.partitions import CONTINENTS

@@ -27,8 +27,7 @@ import pytest
 from dagster import DagsterInstance, Definitions, materialize
 from deltalake import DeltaTable
 
-from orchestration.backfill import SALES_ASSETS
-from orchestration.contracts.datasets import (
+from core.contracts.datasets import (
     API_REJECTS,
     COUNTRIES,
     POSTS,
@@ -36,6 +35,7 @@ from orchestration.contracts.datasets import (
     SALES_REJECTS,
     USERS,
 )
+from orchestration.backfill import SALES_ASSETS
 from orchestration.definitions import all_assets, all_checks
 from orchestration.defs.jobs import JOBS
 from orchestration.resources.sources import GraphQLResource, RestApiResource

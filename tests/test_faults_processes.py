@@ -24,10 +24,10 @@ import pytest
 from dagster import DagsterInstance, materialize
 from deltalake import DeltaTable
 
+from core.contracts.datasets import SALES_DAILY, SALES_ORDERS, SALES_REJECTS
+from core.warehouse import open_warehouse
 from orchestration.backfill import SALES_ASSETS
-from orchestration.contracts.datasets import SALES_DAILY, SALES_ORDERS, SALES_REJECTS
 from orchestration.definitions import all_assets
-from orchestration.storage.warehouse import open_warehouse
 from sample_sources.sales import write_drops
 from tests.conftest import IN_CI
 from tests.processes import free_port, serve_api

@@ -28,7 +28,7 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from orchestration.contracts import CONTRACTS, Column, Contract
+from core.contracts import CONTRACTS, Column, Contract
 from serving.query import encode_cursor
 
 try:  # tests/ as a package or as a plain folder

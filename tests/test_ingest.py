@@ -13,8 +13,8 @@ import pyarrow as pa
 import pytest
 from fastapi.testclient import TestClient
 
-from orchestration.contracts.datasets import LANDING_LOGS, LANDING_USERS, USERS
-from orchestration.storage.warehouse import open_warehouse
+from core.contracts.datasets import LANDING_LOGS, LANDING_USERS, USERS
+from core.warehouse import open_warehouse
 from tests.processes import serve_api
 from tests.serving_fixtures import client_for
 

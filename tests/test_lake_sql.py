@@ -15,8 +15,8 @@ import pyarrow.compute as pc
 import pytest
 from dagster import AssetSelection, DagsterInstance, materialize
 
-from orchestration.contracts import Contract
-from orchestration.contracts.datasets import (
+from core.contracts import Contract
+from core.contracts.datasets import (
     POSTS,
     SALES_DAILY,
     SALES_ORDERS,

@@ -17,8 +17,8 @@ from dagster import (
 )
 from deltalake import DeltaTable
 
-from orchestration.contracts import Contract
-from orchestration.contracts.datasets import (
+from core.contracts import Contract
+from core.contracts.datasets import (
     LANDING_LOGS,
     LANDING_USERS,
     LOG_LEVELS_HOURLY,
@@ -28,6 +28,7 @@ from orchestration.contracts.datasets import (
     USERS,
     log_hour,
 )
+from core.warehouse import Warehouse, open_warehouse, quote, timestamp_text
 from orchestration.definitions import all_assets, all_checks, defs, external_assets
 from orchestration.defs.jobs import JOBS
 from orchestration.defs.logs.sensors import (
@@ -40,7 +41,6 @@ from orchestration.defs.logs.sensors import (
 from orchestration.resources import resources_from_env
 from orchestration.resources.storage import LakeResource, WarehouseResource
 from orchestration.run_tags import RANGE_END_TAG, RANGE_START_TAG
-from orchestration.storage.warehouse import Warehouse, open_warehouse, quote, timestamp_text
 from sample_sources import rest
 from tests.serving_fixtures import client_for
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from core.settings import PlatformSettings, keep_start, platform_settings, start_file
 from orchestration import cli
-from orchestration.settings import PlatformSettings, keep_start, platform_settings, start_file
 from sample_sources.sales import write_drops
 from serving.core.config import Settings
 from tests.serving_fixtures import client_for

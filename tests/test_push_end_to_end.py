@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 import pytest
 
 from orchestration.defs.sales_csv.cleaning import clean_sales
+from orchestration.storage.delta import DeltaLake
 from sample_sources.sales import write_drops
 from tests.processes import dagster_dev, serve_api
 
@@ -111,9 +112,14 @@ def test_pushed_records_and_a_dropped_csv_flow_through_the_sensors_to_the_api(
                 ),
             }
         ]
-        # The export is the run's step after the summary: it may still be writing.
-        export = tmp_path / "lake" / "parquet" / "sales_orders" / "order_date=2024-03-01"
-        wait_until("the day's Parquet export", (export / "part-0.parquet").exists, 60)
+        # The lake table and the export are the run's steps after the summary: they may still
+        # be writing.
+        export = tmp_path / "lake" / "csv" / "sales_orders" / "order_date=2024-03-01"
+        wait_until("the day's CSV export", (export / "part-0.csv").exists, 60)
+        lake = DeltaLake(str(tmp_path / "lake"))
+        assert lake.state("sales_orders").rows == clean.num_rows
         for hour in sorted(hours):
-            hourly = tmp_path / "lake" / "parquet" / "logs" / f"hour={hour}" / "part-0.parquet"
-            wait_until(f"the Parquet export of {hour}", hourly.exists, 60)
+            hourly = tmp_path / "lake" / "csv" / "logs" / f"hour={hour[:10]}T{hour[11:13]}"
+            wait_until(f"the CSV export of {hour}", (hourly / "part-0.csv").exists, 60)
+        published = {row["hour"] for row in lake.dataset("logs").to_table().to_pylist()}
+        assert published == set(hours)

@@ -10,8 +10,8 @@ import pyarrow.parquet as pq
 import pytest
 from dagster import DagsterInstance, materialize
 
+from core.contracts.datasets import SALES_ORDERS
 from orchestration.backfill import SALES_ASSETS
-from orchestration.contracts.datasets import SALES_ORDERS
 from orchestration.definitions import all_assets
 from orchestration.resources.sources import CsvLandingResource
 from orchestration.resources.storage import LakeResource

@@ -30,8 +30,8 @@ except ModuleNotFoundError:
         served_url,
     )
 
-from orchestration.contracts import CONTRACTS
-from orchestration.storage.warehouse import open_warehouse
+from core.contracts import CONTRACTS
+from core.warehouse import open_warehouse
 from serving.lean import iter_route_contexts
 from serving.schemas import row_model
 

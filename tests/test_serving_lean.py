@@ -30,7 +30,7 @@ except ModuleNotFoundError:
         write_tie_records,
     )
 
-from orchestration.contracts import CONTRACTS
+from core.contracts import CONTRACTS
 from serving.app import create_app
 from serving.db import QueryTimeout, open_database
 from serving.lean import LeanRoutes, list_route

@@ -28,8 +28,8 @@ try:  # tests/ as a package or as a plain folder
 except ModuleNotFoundError:
     from serving_fixtures import client_for, settings_for, write_tie_records
 
-from orchestration.contracts import CONTRACTS
-from orchestration.storage.warehouse import open_warehouse
+from core.contracts import CONTRACTS
+from core.warehouse import open_warehouse
 from serving.db import DatabaseUnavailable, QueryTimeout, open_database
 from serving.db.sqlite import sqlite_path
 
@@ -205,8 +205,8 @@ def test_health_and_tables_before_and_after_the_first_run(warehouse_url: str) ->
 def _create_runs(url: str) -> None:
     import pyarrow as pa
 
-    from orchestration.contracts.datasets import PIPELINE_RUNS
-    from orchestration.storage.warehouse import open_warehouse
+    from core.contracts.datasets import PIPELINE_RUNS
+    from core.warehouse import open_warehouse
 
     base = dt.datetime(2024, 3, 1, 2, 0, tzinfo=dt.UTC)
     runs = [

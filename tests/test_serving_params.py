@@ -11,8 +11,8 @@ import pyarrow as pa
 import pytest
 from fastapi.testclient import TestClient
 
-from orchestration.contracts.datasets import LOG_LEVELS_HOURLY, LOGS, log_hour
-from orchestration.storage.warehouse import open_warehouse
+from core.contracts.datasets import LOG_LEVELS_HOURLY, LOGS, log_hour
+from core.warehouse import open_warehouse
 from serving.params import TIME_FORMS, TIME_PATTERN
 from tests.serving_fixtures import client_for, write_tie_records
 

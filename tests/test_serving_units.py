@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from orchestration.contracts import CONTRACTS
+from core.contracts import CONTRACTS
 from serving.core.config import Settings
 from serving.core.errors import ApiError
 from serving.query import (
@@ -121,7 +121,7 @@ def test_cursors_are_signed() -> None:
     ],
 )
 def test_values_are_typed(col_type: str, text: str, value: object) -> None:
-    from orchestration.contracts import Column
+    from core.contracts import Column
 
     assert parse_value(Column("c", col_type), text) == value  # type: ignore[arg-type]
 
@@ -142,7 +142,7 @@ def test_values_are_typed(col_type: str, text: str, value: object) -> None:
     ],
 )
 def test_bad_values_are_400(col_type: str, text: str) -> None:
-    from orchestration.contracts import Column
+    from core.contracts import Column
 
     with pytest.raises(ApiError) as err:
         parse_value(Column("c", col_type), text)  # type: ignore[arg-type]

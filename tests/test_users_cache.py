@@ -17,8 +17,8 @@ import pyarrow as pa
 import pytest
 import redis
 
-from orchestration.contracts.datasets import USERS
-from orchestration.storage.warehouse import open_warehouse
+from core.contracts.datasets import USERS
+from core.warehouse import open_warehouse
 from serving.cache import cache_key
 from tests.processes import free_port
 from tests.serving_fixtures import client_for

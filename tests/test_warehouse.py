@@ -7,16 +7,16 @@ import psycopg
 import pyarrow as pa
 import pytest
 
-from orchestration.contracts import Column, Contract, ContractError
-from orchestration.contracts.datasets import (
+from core import warehouse as warehouse_module
+from core.contracts import Column, Contract, ContractError
+from core.contracts.datasets import (
     PARTITION_LEDGER,
     RECORDS,
     SALES_DAILY,
     SALES_ORDERS,
     USERS,
 )
-from orchestration.storage import warehouse as warehouse_module
-from orchestration.storage.warehouse import Warehouse, open_warehouse
+from core.warehouse import Warehouse, open_warehouse
 
 D1, D2 = dt.date(2024, 3, 1), dt.date(2024, 3, 2)
 
@@ -204,7 +204,7 @@ def test_full_text_index_follows_writes(warehouse: Warehouse):
             "WHERE records_fts MATCH ?"
         )
     else:
-        from orchestration.storage.warehouse import search_vector
+        from core.warehouse import search_vector
 
         sql = (
             f"SELECT source_id FROM records WHERE {search_vector(RECORDS)} "
@@ -224,7 +224,7 @@ def test_unknown_url_schemes_are_refused():
 
 
 def test_values_that_look_like_nulls_stay_values(warehouse: Warehouse):
-    from orchestration.contracts.datasets import COUNTRIES
+    from core.contracts.datasets import COUNTRIES
 
     row = {
         "code": "NA",

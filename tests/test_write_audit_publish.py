@@ -7,7 +7,7 @@ from datetime import date
 
 from dagster import AssetCheckEvaluation, AssetKey
 
-from orchestration.contracts.datasets import (
+from core.contracts.datasets import (
     COUNTRIES,
     PARTITION_LEDGER,
     QUARANTINE,

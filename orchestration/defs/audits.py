@@ -19,10 +19,10 @@ from typing import Any
 import dagster as dg
 import pyarrow as pa
 
-from orchestration.contracts import Contract
+from core.contracts import Contract
+from core.warehouse import Warehouse, quote
 from orchestration.defs.metadata import markdown_preview
 from orchestration.instance import materialization_target
-from orchestration.storage.warehouse import Warehouse, quote
 
 # Keys (or values) listed in a check's metadata; the counts beside them are exact.
 EXAMPLES = 20

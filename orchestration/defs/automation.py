@@ -3,7 +3,7 @@ one whose blocking checks failed."""
 
 from dagster import AssetSelection, AutomationCondition
 
-from orchestration.settings import platform_settings
+from core.settings import platform_settings
 
 _settings = platform_settings()
 # How often every sensor looks; automation reaches `records` within two of them plus the runs.

@@ -7,7 +7,7 @@ from typing import Any
 import pyarrow as pa
 from dagster import MetadataValue, TableColumn, TableColumnConstraints, TableSchema
 
-from orchestration.contracts import Contract
+from core.contracts import Contract
 
 PREVIEW_ROWS = 5
 

@@ -8,9 +8,9 @@ from dagster import (
     StaticPartitionsDefinition,
 )
 
-from orchestration.settings import platform_settings
+from core.settings import platform_settings
 
-# Where the data begins (`orchestration.settings`): under `make run`, the first day of the drops
+# Where the data begins (`core.settings`): under `make run`, the first day of the drops
 # it landed, so that the partitions are the days that can have data rather than years of empty
 # ones.
 _settings = platform_settings()

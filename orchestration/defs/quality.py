@@ -14,12 +14,12 @@ from dagster import (
     asset_check,
 )
 
-from orchestration.contracts import Contract
-from orchestration.contracts.raw import schema_drift
+from core.contracts import Contract
+from core.contracts.raw import schema_drift
+from core.warehouse import Warehouse, quote
 from orchestration.defs.audits import EXAMPLES, partition_results
 from orchestration.resources.quality import QualityThresholds
 from orchestration.resources.storage import LakeResource, WarehouseResource
-from orchestration.storage.warehouse import Warehouse, quote
 
 
 def partition_filter(
@@ -200,7 +200,7 @@ def raw_drift_check(
         asset=asset_name,
         name="schema_drift",
         description="Fields added, missing or retyped in the raw payload, against the expected "
-        "shape (orchestration/contracts/raw.py).",
+        "shape (core/contracts/raw.py).",
         partitions_def=partitions_def,
         blocking=True,
     )

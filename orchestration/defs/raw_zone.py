@@ -9,10 +9,10 @@ from typing import Any
 
 import pyarrow as pa
 
-from orchestration.contracts import Contract, ContractError
-from orchestration.contracts.datasets import API_REJECTS
+from core.contracts import Contract, ContractError
+from core.contracts.datasets import API_REJECTS
+from core.warehouse import Warehouse
 from orchestration.storage.lake import Lake
-from orchestration.storage.warehouse import Warehouse
 
 
 def write_raw_json(lake: Lake, relpath: str, payload: Any) -> str:

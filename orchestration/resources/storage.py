@@ -5,9 +5,9 @@ from __future__ import annotations
 from dagster import ConfigurableResource, InitResourceContext
 from pydantic import Field, PrivateAttr
 
+from core.warehouse import DEFAULT_WAREHOUSE_URL, Warehouse, open_warehouse
 from orchestration.storage.delta import DeltaLake
 from orchestration.storage.lake import DEFAULT_LAKE_URL, Lake
-from orchestration.storage.warehouse import DEFAULT_WAREHOUSE_URL, Warehouse, open_warehouse
 
 
 class WarehouseResource(ConfigurableResource):

@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from orchestration.settings import platform_settings
+from core.settings import platform_settings
 
 
 def _split(value: object) -> object:
@@ -114,7 +114,7 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("LOGS_START_DATE", "SERVING_LOGS_START_DATE"),
         description=(
             "The first hour of the `logs` partitions, resolved as the Dagster code resolves it "
-            "(`orchestration.settings`): by default 00:00 UTC of the first day of the data."
+            "(`core.settings`): by default 00:00 UTC of the first day of the data."
         ),
     )
     max_clock_skew_s: int = Field(

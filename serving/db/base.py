@@ -15,8 +15,8 @@ from typing import Any
 
 import orjson
 
-from orchestration.contracts import Column, Contract
-from orchestration.storage.warehouse import quote
+from core.contracts import Column, Contract
+from core.warehouse import quote
 
 Row = tuple[Any, ...]
 

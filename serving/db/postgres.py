@@ -13,8 +13,8 @@ import psycopg
 import psycopg.errors
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from orchestration.contracts import Column, Contract
-from orchestration.storage.warehouse import quote, search_vector
+from core.contracts import Column, Contract
+from core.warehouse import quote, search_vector
 from serving.db.base import Database, DatabaseUnavailable, QueryTimeout, Row
 
 

@@ -29,9 +29,9 @@ import psycopg
 import psycopg.errors
 from psycopg_pool import PoolTimeout
 
-from orchestration.contracts import Contract
-from orchestration.contracts.datasets import INGEST_REQUESTS, LANDING_LOGS, LANDING_USERS, USERS
-from orchestration.storage.warehouse import open_warehouse, quote, timestamp_text
+from core.contracts import Contract
+from core.contracts.datasets import INGEST_REQUESTS, LANDING_LOGS, LANDING_USERS, USERS
+from core.warehouse import open_warehouse, quote, timestamp_text
 from serving.db.base import DatabaseUnavailable, iso_timestamp
 from serving.db.postgres import connection_pool
 from serving.db.sqlite import sqlite_path

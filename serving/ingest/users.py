@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from orchestration.contracts.datasets import LANDING_USERS, USERS
+from core.contracts.datasets import LANDING_USERS, USERS
 from serving.catalog import Snapshot
 from serving.deps import Context
 from serving.query import Select, parse_filter, parse_sort

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from orchestration.contracts import CONTRACTS
+from core.contracts import CONTRACTS
 from serving.core.errors import ERROR_RESPONSES
 from serving.deps import Context
 from serving.lean import list_route

@@ -6,8 +6,8 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from orchestration.contracts import CONTRACTS, Contract
-from orchestration.contracts.datasets import LOG_SEVERITIES, log_hour
+from core.contracts import CONTRACTS, Contract
+from core.contracts.datasets import LOG_SEVERITIES, log_hour
 from serving.core.errors import ERROR_RESPONSES
 from serving.deps import Context
 from serving.lean import list_route

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
-from orchestration.contracts import CONTRACTS
+from core.contracts import CONTRACTS
 from serving.catalog import LANDING, LEDGER, Catalog
 from serving.core.errors import ERROR_RESPONSES, ApiError, ErrorEnvelope
 from serving.deps import ListParams

@@ -8,7 +8,7 @@ import orjson
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
-from orchestration.contracts import CONTRACTS
+from core.contracts import CONTRACTS
 from serving.catalog import Catalog
 from serving.core.errors import ERROR_RESPONSES, ApiError, ErrorEnvelope
 from serving.deps import Context, ContextDep

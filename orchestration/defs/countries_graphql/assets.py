@@ -11,7 +11,7 @@ from dagster import (
     asset,
 )
 
-from orchestration.contracts.datasets import COUNTRIES
+from core.contracts.datasets import COUNTRIES
 from orchestration.defs.audits import (
     Outcome,
     key_unique,

@@ -1,7 +1,7 @@
 """Checks on the raw countries (the table's own are evaluated in its step, on each new version:
 `assets.py`)."""
 
-from orchestration.contracts.raw import RAW_SCHEMAS
+from core.contracts.raw import RAW_SCHEMAS
 from orchestration.defs.countries_graphql.assets import raw_countries_path
 from orchestration.defs.partitions import continent_partitions
 from orchestration.defs.quality import raw_drift_check

@@ -4,10 +4,10 @@ versions older than the retention window read, every day after the daily loads."
 import dagster as dg
 from pydantic import Field
 
+from core.settings import platform_settings
 from orchestration.defs.lake.assets import lake_key
 from orchestration.defs.lake.tables import LAKE_TABLES
 from orchestration.resources.storage import LakeResource
-from orchestration.settings import platform_settings
 
 
 class LakeMaintenanceConfig(dg.Config):

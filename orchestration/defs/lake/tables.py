@@ -8,8 +8,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from dagster import PartitionsDefinition
 
-from orchestration.contracts import Contract
-from orchestration.contracts.datasets import (
+from core.contracts import Contract
+from core.contracts.datasets import (
     COUNTRIES,
     LOG_LEVELS_HOURLY,
     LOGS,

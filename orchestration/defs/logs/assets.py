@@ -17,14 +17,15 @@ from dagster import (
     asset,
 )
 
-from orchestration.contracts import Contract
-from orchestration.contracts.datasets import (
+from core.contracts import Contract
+from core.contracts.datasets import (
     LANDING_LOGS,
     LANDING_USERS,
     LOG_LEVELS_HOURLY,
     LOG_SEVERITIES,
     LOGS,
 )
+from core.warehouse import Warehouse, key_slices, quote
 from orchestration.defs.audits import (
     Outcome,
     allowed_values,
@@ -42,7 +43,6 @@ from orchestration.defs.partitions import hourly_partitions
 from orchestration.defs.warehouse_kind import WAREHOUSE_KIND
 from orchestration.resources.storage import LakeResource, WarehouseResource
 from orchestration.storage.lake import hive_path
-from orchestration.storage.warehouse import Warehouse, key_slices, quote
 
 GROUP = "logs"
 SINGLE_RUN = BackfillPolicy.single_run()

@@ -1,7 +1,7 @@
 """Checks on the hourly level counts, run per hour like their asset (the logs' own are evaluated
 in their step, on each hour's new version: `assets.py`)."""
 
-from orchestration.contracts.datasets import LOG_LEVELS_HOURLY, LOG_SEVERITIES
+from core.contracts.datasets import LOG_LEVELS_HOURLY, LOG_SEVERITIES
 from orchestration.defs.partitions import hourly_partitions
 from orchestration.defs.quality import allowed_values_check, key_unique_check, not_null_check
 

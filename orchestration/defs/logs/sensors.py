@@ -34,13 +34,13 @@ from dagster import (
     sensor,
 )
 
-from orchestration.contracts.datasets import LOG_HOUR_FORMAT
+from core.contracts.datasets import LOG_HOUR_FORMAT
+from core.warehouse import Warehouse
 from orchestration.defs.automation import LANDING_SENSOR_INTERVAL_S
 from orchestration.defs.jobs import logs_job, push_users_job
 from orchestration.defs.partitions import hourly_partitions
 from orchestration.resources.storage import WarehouseResource
 from orchestration.run_tags import range_tags
-from orchestration.storage.warehouse import Warehouse
 
 BATCH_ROWS = 100_000
 MAX_RUNS_PER_TICK = 24

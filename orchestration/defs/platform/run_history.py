@@ -16,9 +16,9 @@ from typing import Any
 import pyarrow as pa
 from dagster import DagsterEventType, DagsterInstance, DagsterRunStatus, RunRecord, RunsFilter
 
-from orchestration.contracts.datasets import PIPELINE_RUNS
+from core.contracts.datasets import PIPELINE_RUNS
+from core.warehouse import Warehouse
 from orchestration.run_tags import partitions_of
-from orchestration.storage.warehouse import Warehouse
 
 FINISHED = [DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED]
 BATCH = 100

@@ -5,7 +5,8 @@ from typing import Any
 
 from dagster import AssetExecutionContext, AssetSelection, asset
 
-from orchestration.contracts.datasets import COUNTRIES, POSTS, RECORDS, SALES_ORDERS, USERS
+from core.contracts.datasets import COUNTRIES, POSTS, RECORDS, SALES_ORDERS, USERS
+from core.warehouse import Warehouse, timestamp_text
 from orchestration.defs.audits import (
     Outcome,
     key_unique,
@@ -18,7 +19,6 @@ from orchestration.defs.metadata import definition_metadata, table_metadata
 from orchestration.defs.raw_zone import utc_now
 from orchestration.defs.warehouse_kind import WAREHOUSE_KIND
 from orchestration.resources.storage import WarehouseResource
-from orchestration.storage.warehouse import Warehouse, timestamp_text
 
 
 def source_queries(wh: Warehouse) -> dict[str, str]:

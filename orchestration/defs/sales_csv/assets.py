@@ -26,7 +26,8 @@ from dagster import (
     multi_asset,
 )
 
-from orchestration.contracts.datasets import SALES_DAILY, SALES_ORDERS, SALES_REJECTS
+from core.contracts.datasets import SALES_DAILY, SALES_ORDERS, SALES_REJECTS
+from core.warehouse import Warehouse
 from orchestration.defs.audits import (
     Audit,
     Scope,
@@ -61,7 +62,6 @@ from orchestration.resources.quality import QualityThresholds
 from orchestration.resources.sources import CsvLandingResource, Drop
 from orchestration.resources.storage import LakeResource, WarehouseResource
 from orchestration.storage.lake import Lake, hive_path
-from orchestration.storage.warehouse import Warehouse
 
 GROUP = "sales_csv"
 SINGLE_RUN = BackfillPolicy.single_run()

@@ -7,10 +7,10 @@ from statistics import median
 
 import dagster as dg
 
-from orchestration.contracts.datasets import SALES_ORDERS
+from core.contracts.datasets import SALES_ORDERS
+from core.warehouse import Warehouse
 from orchestration.defs.audits import Audit, Scope, Verdict, key_unique, not_null, row_rules
 from orchestration.resources.quality import QualityThresholds
-from orchestration.storage.warehouse import Warehouse
 
 EARLIEST_PLAUSIBLE_DAY = "2000-01-01"
 

@@ -26,8 +26,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
-from orchestration.contracts import ContractError
-from orchestration.contracts.datasets import SALES_ORDERS, SALES_REJECTS
+from core.contracts import ContractError
+from core.contracts.datasets import SALES_ORDERS, SALES_REJECTS
 
 SOURCE_COLUMNS = ["order_id", "customer_id", "product", "quantity", "price", "order_date"]
 INT_PATTERN = r"^[+-]?\d+$"

@@ -15,9 +15,10 @@ from dagster import (
     asset,
 )
 
-from orchestration.contracts import Contract
-from orchestration.contracts.datasets import LANDING_USERS, POSTS, USERS
-from orchestration.contracts.schema import COERCE
+from core.contracts import Contract
+from core.contracts.datasets import LANDING_USERS, POSTS, USERS
+from core.contracts.schema import COERCE
+from core.warehouse import Warehouse
 from orchestration.defs.audits import (
     Audit,
     Outcome,
@@ -33,7 +34,6 @@ from orchestration.defs.raw_zone import load_records, read_raw_json, utc_now, wr
 from orchestration.defs.warehouse_kind import WAREHOUSE_KIND
 from orchestration.resources.sources import RestApiResource
 from orchestration.resources.storage import LakeResource, WarehouseResource
-from orchestration.storage.warehouse import Warehouse
 
 GROUP = "rest_api"
 

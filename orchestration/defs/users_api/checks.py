@@ -1,7 +1,7 @@
 """Checks on the raw REST snapshots (the tables' own are evaluated in their step, on each new
 version: `assets.py`)."""
 
-from orchestration.contracts.raw import RAW_SCHEMAS
+from core.contracts.raw import RAW_SCHEMAS
 from orchestration.defs.quality import raw_drift_check
 
 raw_users_drift = raw_drift_check(

@@ -18,7 +18,7 @@ from dotenv import dotenv_values
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from orchestration.contracts.datasets import LOG_HOUR_FORMAT
+from core.contracts.datasets import LOG_HOUR_FORMAT
 
 # The first day when nothing resolved one: what the partitions began with before they followed
 # the data, so that a deployment that never sets SALES_START_DATE keeps its partitions.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from orchestration.contracts.schema import Column, Contract
+from core.contracts.schema import Column, Contract
 
 FETCHED_AT = Column(
     "fetched_at", "timestamp", False, "When the snapshot was taken from the source."

@@ -23,8 +23,8 @@ import psycopg
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
-from orchestration.contracts import Column, Contract, ContractError
-from orchestration.contracts.datasets import PARTITION_LEDGER, QUARANTINE
+from core.contracts import Column, Contract, ContractError
+from core.contracts.datasets import PARTITION_LEDGER, QUARANTINE
 
 DEFAULT_WAREHOUSE_URL = "sqlite:///data/warehouse.db"
 # Bulk loads go in slices, so neither the COPY text nor SQLite's Python rows ever hold a whole
