@@ -61,7 +61,7 @@ lint: $(STAMP)
 
 ## Benchmarks with their baselines, printed side by side (about 15 minutes in all).
 bench: $(STAMP)
-	SALES_START_DATE=2024-01-01 $(BIN)/python bench/pipeline.py
+	$(BIN)/python bench/pipeline.py
 	$(BIN)/python bench/backfill.py
 	$(BIN)/python bench/serving.py --json bench/results/serving.json
 	$(BIN)/python bench/ingest.py

@@ -94,6 +94,8 @@ def child_main(spec_path: str) -> None:
 
 
 def child_dagster(spec: dict[str, Any]) -> dict[str, Any]:
+    # The partitions begin at the generated drops, whatever start `make run` kept.
+    os.environ["SALES_START_DATE"] = START.isoformat()
     from dagster import DagsterEventType, DagsterInstance, materialize
 
     from core.warehouse import Warehouse
