@@ -163,17 +163,10 @@ class DeltaLake:
         if data.num_rows and not pc.all(pc.equal(column.cast(pa.string()), value)).as_py():
             raise ValueError(f"{name}: rows outside the partition {partition_by} = {value!r}")
         table = self.table(name)
-        rows = data.drop_columns([partition_by])
-        relpath = f"{partition_by}={value}/part-{uuid.uuid4()}.parquet"
-        path = self._path(name, relpath)
-        self.fs.create_dir(posixpath.dirname(path), recursive=True)
-        pq.write_table(rows, path, filesystem=self.fs)
-        size = self.fs.get_file_info(path).size
-        add = AddAction(
-            relpath, size, {partition_by: value}, int(time.time() * 1000), True, file_stats(rows)
-        )
+        # An empty partition is the old one's files removed and none added.
+        files = [self._data_file(name, data, partition_by, value)] if data.num_rows else []
         table.create_write_transaction(
-            [add],
+            files,
             mode="overwrite",
             schema=table.schema(),
             partition_by=[partition_by],
@@ -182,6 +175,18 @@ class DeltaLake:
         )
         table.update_incremental()  # to the version just committed: the new commits only
         return self._state(name, table)
+
+    def _data_file(self, name: str, data: pa.Table, partition_by: str, value: str) -> AddAction:
+        """`data` (without its partition column) as one Parquet file in the partition's folder,
+        written by pyarrow, and the add action that commits it."""
+        rows = data.drop_columns([partition_by])
+        relpath = f"{partition_by}={value}/part-{uuid.uuid4()}.parquet"
+        path = self._path(name, relpath)
+        self.fs.create_dir(posixpath.dirname(path), recursive=True)
+        pq.write_table(rows, path, filesystem=self.fs)
+        size = self.fs.get_file_info(path).size
+        modified = int(time.time() * 1000)
+        return AddAction(relpath, size, {partition_by: value}, modified, True, file_stats(rows))
 
     def replace_where(
         self, name: str, data: pa.Table, partition_by: str, predicate: str
