@@ -68,28 +68,29 @@ def _stat(value: Any) -> Any:
     return value
 
 
-def file_stats(table: pa.Table) -> str:
-    """A data file's Delta statistics: rows, nulls, and the min and max of each string, number
-    and date column, which readers use to skip files."""
+def file_stats(metadata: pq.FileMetaData, schema: pa.Schema) -> str:
+    """A data file's Delta statistics, from the statistics pyarrow wrote in its footer: rows,
+    nulls, and the min and max of each string, number and date column (readers use them to
+    skip files; Delta does not require them of other types)."""
     stats: dict[str, Any] = {
-        "numRecords": table.num_rows,
+        "numRecords": metadata.num_rows,
         "minValues": {},
         "maxValues": {},
         "nullCount": {},
     }
-    for field, column in zip(table.schema, table.columns, strict=True):
-        stats["nullCount"][field.name] = column.null_count
+    groups = [metadata.row_group(g) for g in range(metadata.num_row_groups)]
+    for i, field in enumerate(schema):
+        chunks = [group.column(i).statistics for group in groups]
+        if not chunks or any(c is None for c in chunks):
+            continue
+        stats["nullCount"][field.name] = sum(c.null_count for c in chunks)
         t = field.type
-        if (
-            pa.types.is_string(t)
-            or pa.types.is_integer(t)
-            or pa.types.is_floating(t)
-            or (pa.types.is_date32(t))
-        ):
-            bounds = pc.min_max(column).as_py()
-            low, high = _stat(bounds["min"]), _stat(bounds["max"])
-            if low is not None and high is not None:
-                stats["minValues"][field.name], stats["maxValues"][field.name] = low, high
+        bounded = pa.types.is_string(t) or pa.types.is_integer(t) or pa.types.is_floating(t)
+        if not (bounded or pa.types.is_date32(t)) or not all(c.has_min_max for c in chunks):
+            continue
+        low, high = _stat(min(c.min for c in chunks)), _stat(max(c.max for c in chunks))
+        if low is not None and high is not None:
+            stats["minValues"][field.name], stats["maxValues"][field.name] = low, high
     return orjson.dumps(stats).decode()
 
 
@@ -160,7 +161,8 @@ class DeltaLake:
             predicate = f"{partition_by} = {sql_literal(value)}"
             return self.replace_where(name, data, partition_by, predicate)
         column = data.column(partition_by)
-        if data.num_rows and not pc.all(pc.equal(column.cast(pa.string()), value)).as_py():
+        bounds = pc.min_max(column).as_py()
+        if data.num_rows and {str(bounds["min"]), str(bounds["max"])} != {value}:
             raise ValueError(f"{name}: rows outside the partition {partition_by} = {value!r}")
         table = self.table(name)
         # An empty partition is the old one's files removed and none added.
@@ -183,10 +185,12 @@ class DeltaLake:
         relpath = f"{partition_by}={value}/part-{uuid.uuid4()}.parquet"
         path = self._path(name, relpath)
         self.fs.create_dir(posixpath.dirname(path), recursive=True)
-        pq.write_table(rows, path, filesystem=self.fs)
+        footers: list[pq.FileMetaData] = []
+        pq.write_table(rows, path, filesystem=self.fs, metadata_collector=footers)
         size = self.fs.get_file_info(path).size
+        stats = file_stats(footers[0], rows.schema)
         modified = int(time.time() * 1000)
-        return AddAction(relpath, size, {partition_by: value}, modified, True, file_stats(rows))
+        return AddAction(relpath, size, {partition_by: value}, modified, True, stats)
 
     def replace_where(
         self, name: str, data: pa.Table, partition_by: str, predicate: str
