@@ -109,10 +109,9 @@ SALES_ORDERS = Contract(
     ),
     key=("order_id",),
     partition_column="order_date",
-    # No index on product: 20 values, ~5 % of the rows each. With one, SQLite answered a
-    # product-filtered page by sorting every row of that product (58-102 ms at 1M rows, growing
-    # with the table) where the key order finds 51 matches in ~1,000 rows (0.3 ms); PostgreSQL
-    # walked the key either way. Without it a capped count of a product costs 30-45 ms.
+    # No index on product (20 values, ~5 % of the rows each): with one, SQLite answers a
+    # product-filtered page by sorting every row of that product, where walking the key finds a
+    # page's matches in a few thousand rows (docs/decisions/serving-read-path.md).
     indexes=(("customer_id",),),
 )
 

@@ -6,8 +6,8 @@ one overwrite, so a reader sees a whole version or the one before, never a mix. 
 no knowledge of this code.
 
 A day's partition is written as one Parquet file by pyarrow and committed by delta-rs (an add
-action and an overwrite of that partition): delta-rs's own writer ran at 0.46x pyarrow's rows/s
-on a 1M-row day, this at 0.94x (`bench/lake.py`, `docs/decisions/lake-writes.md`). Data files
+action and an overwrite of that partition), which keeps a plain Parquet write's speed where
+delta-rs's own writer does not (`docs/decisions/lake-writes.md`, `bench/lake.py`). Data files
 are read through pyarrow's filesystems too (`dataset`), not delta-rs's Python bridge.
 """
 
