@@ -25,6 +25,17 @@ import pyarrow.csv as pa_csv
 
 from core.contracts import Column, Contract, ContractError
 from core.contracts.datasets import PARTITION_LEDGER, QUARANTINE
+from core.sql import (
+    POSTGRES,
+    SQLITE,
+    Dialect,
+    fts_table,
+    indexes,
+    key_slices,
+    primary_key,
+    quote,
+    timestamp_text,
+)
 
 DEFAULT_WAREHOUSE_URL = "sqlite:///data/warehouse.db"
 # Bulk loads go in slices, so neither the COPY text nor SQLite's Python rows ever hold a whole
@@ -37,8 +48,6 @@ BULK_BATCH_ROWS = 16_384
 DEFER_INDEXES_MIN_ROWS = 100_000
 # PostgreSQL: how long a large write waits for the table's lock to drop its indexes.
 DROP_INDEX_LOCK_TIMEOUT = "500ms"
-# Keys per `IN (...)` list: under SQLite's 32,766 and PostgreSQL's 65,535 parameters.
-PARAMS_PER_STATEMENT = 10_000
 # Offending rows a failed version keeps in `quarantine`, per check (the check's metadata has the
 # exact count); a day whose every row fails must not hold a million rows in memory as JSON.
 QUARANTINE_MAX_ROWS = 100_000
@@ -48,47 +57,10 @@ QUARANTINE_MAX_ROWS = 100_000
 WRITE_CACHE_KIB = 16 * 1024
 
 
-def timestamp_text(value: datetime) -> str:
-    """A UTC timestamp in the text form both engines store and parse alike:
-    `YYYY-MM-DD HH:MM:SS.ffffffZ` (sorts as text in time order)."""
-    t = value if value.tzinfo is UTC else value.astimezone(UTC)
-    # An f-string: strftime costs several times more, and the write path runs this per record.
-    return (
-        f"{t.year:04d}-{t.month:02d}-{t.day:02d} "
-        f"{t.hour:02d}:{t.minute:02d}:{t.second:02d}.{t.microsecond:06d}Z"
-    )
-
-
-def key_slices(keys: list[str]) -> list[list[str]]:
-    """Keys in slices for `IN (...)` lists: a few years of hourly partitions would exceed an
-    engine's parameter limit in one statement."""
-    step = PARAMS_PER_STATEMENT
-    return [keys[i : i + step] for i in range(0, len(keys), step)]
-
-
-def quote(identifier: str) -> str:
-    """Quote an SQL identifier (names come from contracts, never from requests)."""
-    return '"' + identifier.replace('"', '""') + '"'
-
-
-def fts_table(contract: Contract) -> str:
-    """The full-text index of a contract with `search` columns: an FTS5 table on SQLite, a GIN
-    index on PostgreSQL."""
-    return f"{contract.name}_fts"
-
-
-def search_vector(contract: Contract) -> str:
-    """PostgreSQL: the tsvector expression the GIN index covers; a query must use it verbatim
-    (with `@@ websearch_to_tsquery('simple', ...)`) for the index to apply."""
-    text = " || ' ' || ".join(f"coalesce({quote(c)}, '')" for c in contract.search)
-    return f"to_tsvector('simple', {text})"
-
-
 class Warehouse(ABC):
     """A warehouse database reached by URL; see `open_warehouse`."""
 
-    placeholder = "?"
-    ddl_types: dict[str, str] = {}
+    dialect: Dialect = SQLITE
 
     def __init__(self, url: str, run_id: str | None = None) -> None:
         self.url = url
@@ -149,54 +121,25 @@ class Warehouse(ABC):
     def engine(self) -> str:
         """`sqlite` or `postgresql`."""
 
-    # -- DDL --------------------------------------------------------------------------------
+    # -- DDL (the dialect's) ----------------------------------------------------------------
+    @property
+    def placeholder(self) -> str:
+        return self.dialect.placeholder
+
     def _column_ddl(self, col: Column) -> str:
-        return f"{quote(col.name)} {self.ddl_types[col.type]}{'' if col.nullable else ' NOT NULL'}"
+        return self.dialect.column_ddl(col)
 
     def primary_key(self, contract: Contract) -> tuple[str, ...]:
-        """The table's primary key: the contract key, led by the partition column if any.
-
-        Uniqueness of the key across partitions is checked by the asset checks, not enforced,
-        so that one bad drop cannot block loading another day.
-        """
-        part = contract.partition_column
-        if part and part not in contract.key:
-            return (part, *contract.key)
-        return contract.key
+        return primary_key(contract)
 
     def create_statements(self, contract: Contract) -> list[str]:
         """DDL for the contract's table and its indexes (idempotent)."""
-        t = contract.name
-        cols = ", ".join(self._column_ddl(c) for c in contract.columns)
-        pk = ", ".join(quote(c) for c in self.primary_key(contract))
-        stmts = [f"CREATE TABLE IF NOT EXISTS {quote(t)} ({cols}, PRIMARY KEY ({pk}))"]
-        for name, unique, columns in self._indexes(contract):
-            kind = "UNIQUE INDEX" if unique else "INDEX"
-            stmts.append(
-                f"CREATE {kind} IF NOT EXISTS {quote(name)} ON {quote(t)} "
-                f"({', '.join(quote(c) for c in columns)})"
-            )
-        if contract.search:
-            stmts += self._search_statements(contract)
-        return stmts
-
-    @staticmethod
-    def _indexes(contract: Contract) -> list[tuple[str, bool, tuple[str, ...]]]:
-        """(name, unique, columns) of the contract's unique and secondary indexes."""
-        return [
-            (f"{'ux' if unique else 'ix'}_{contract.name}_{'_'.join(columns)}", unique, columns)
-            for unique, columns in [(True, u) for u in contract.unique]
-            + [(False, ix) for ix in contract.indexes]
-        ]
+        return self.dialect.create_statements(contract)
 
     def _ddl_needed(self, conn: Any, contract: Contract) -> bool:
         """Whether the table or one of its indexes is missing (always checked by running the
         idempotent DDL, unless an engine can tell without taking locks)."""
         return True
-
-    @abstractmethod
-    def _search_statements(self, contract: Contract) -> list[str]:
-        """DDL for the full-text index over the contract's `search` columns."""
 
     def _ensure(self, conn: Any, contract: Contract) -> None:
         if contract.name in self._ensured:
@@ -233,7 +176,7 @@ class Warehouse(ABC):
     # -- writes -----------------------------------------------------------------------------
     def in_list(self, values: Sequence[Any]) -> str:
         """A parenthesized list of placeholders for `values`."""
-        return "(" + ", ".join([self.placeholder] * len(values)) + ")"
+        return self.dialect.in_list(values)
 
     @contextmanager
     def _use(self, conn: Any | None) -> Iterator[Any]:
@@ -583,15 +526,7 @@ class Warehouse(ABC):
 class SQLiteWarehouse(Warehouse):
     """The embedded default: one file, WAL journal, a busy timeout on every connection."""
 
-    ddl_types = {
-        "string": "TEXT",
-        "int": "INTEGER",
-        "float": "REAL",
-        "bool": "INTEGER",
-        "date": "TEXT",
-        "timestamp": "TEXT",
-        "json": "TEXT",
-    }
+    dialect = SQLITE
     busy_timeout_s = 30.0
 
     def __init__(self, url: str, run_id: str | None = None) -> None:
@@ -652,29 +587,6 @@ class SQLiteWarehouse(Warehouse):
 
     def _lock(self, conn: sqlite3.Connection, table: str, names: Sequence[str]) -> None:
         """Nothing to do: `BEGIN IMMEDIATE` already admits one writer at a time."""
-
-    def _search_statements(self, contract: Contract) -> list[str]:
-        # An external-content FTS5 table kept in step by triggers, inside each write's
-        # transaction.
-        t, fts = contract.name, fts_table(contract)
-        cols = ", ".join(quote(c) for c in contract.search)
-        new = ", ".join(f"new.{quote(c)}" for c in contract.search)
-        old = ", ".join(f"old.{quote(c)}" for c in contract.search)
-        add = f"INSERT INTO {quote(fts)} (rowid, {cols}) VALUES (new.rowid, {new});"
-        remove = (
-            f"INSERT INTO {quote(fts)} ({quote(fts)}, rowid, {cols}) "
-            f"VALUES ('delete', old.rowid, {old});"
-        )
-        return [
-            f"CREATE VIRTUAL TABLE IF NOT EXISTS {quote(fts)} USING fts5({cols}, "
-            f"content={quote(t)}, content_rowid='rowid')",
-            f"CREATE TRIGGER IF NOT EXISTS {quote(fts + '_ai')} AFTER INSERT ON {quote(t)} "
-            f"BEGIN {add} END",
-            f"CREATE TRIGGER IF NOT EXISTS {quote(fts + '_ad')} AFTER DELETE ON {quote(t)} "
-            f"BEGIN {remove} END",
-            f"CREATE TRIGGER IF NOT EXISTS {quote(fts + '_au')} AFTER UPDATE ON {quote(t)} "
-            f"BEGIN {remove} {add} END",
-        ]
 
     def _ensure(self, conn: sqlite3.Connection, contract: Contract) -> None:
         if contract.name in self._ensured:
@@ -738,16 +650,7 @@ class SQLiteWarehouse(Warehouse):
 class PostgresWarehouse(Warehouse):
     """The production warehouse: PostgreSQL through psycopg 3, bulk loads through COPY."""
 
-    placeholder = "%s"
-    ddl_types = {
-        "string": "TEXT",
-        "int": "BIGINT",
-        "float": "DOUBLE PRECISION",
-        "bool": "BOOLEAN",
-        "date": "DATE",
-        "timestamp": "TIMESTAMPTZ",
-        "json": "JSONB",
-    }
+    dialect = POSTGRES
 
     def __init__(self, url: str, run_id: str | None = None) -> None:
         super().__init__(url, run_id)
@@ -788,7 +691,7 @@ class PostgresWarehouse(Warehouse):
                 [contract.name],
             ).fetchall()
         }
-        wanted = {name for name, _, _ in self._indexes(contract)}
+        wanted = {name for name, _, _ in indexes(contract)}
         if contract.search:
             wanted.add(fts_table(contract))
         return not found or not wanted <= found
@@ -817,12 +720,6 @@ class PostgresWarehouse(Warehouse):
         finally:
             conn.execute("SELECT set_config('lock_timeout', %s, true)", [previous])
         return True
-
-    def _search_statements(self, contract: Contract) -> list[str]:
-        return [
-            f"CREATE INDEX IF NOT EXISTS {quote(fts_table(contract))} ON {quote(contract.name)} "
-            f"USING GIN ({search_vector(contract)})"
-        ]
 
     def sql_date_to_timestamp(self, expr: str) -> str:
         return f"CAST({expr} AS TIMESTAMPTZ)"
@@ -915,7 +812,7 @@ class _DeferredIndexes:
 
     def __init__(self, wh: Warehouse, conn: Any, contract: Contract, keys: list[str]) -> None:
         self.wh, self.conn, self.contract, self.keys = wh, conn, contract, keys
-        self.indexes = [(name, cols) for name, unique, cols in wh._indexes(contract) if not unique]
+        self.indexes = [(name, cols) for name, unique, cols in indexes(contract) if not unique]
         self.elsewhere: int | None = None
         self.decided = not self.indexes
         self.dropped = False

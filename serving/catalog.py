@@ -17,7 +17,7 @@ from typing import Any
 
 from core.contracts import CONTRACTS
 from core.contracts.datasets import LANDING_LOGS, LANDING_USERS
-from core.warehouse import quote
+from core.sql import quote
 from serving.db.base import Database, DatabaseUnavailable, QueryTimeout
 
 log = logging.getLogger("serving.catalog")

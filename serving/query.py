@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 
 from core.contracts import Column, Contract
-from core.warehouse import quote
+from core.sql import primary_key, quote
 from serving.core.errors import ApiError
 from serving.db.base import Database
 
@@ -29,14 +29,6 @@ SQL_OPS = {"eq": "=", "ne": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="
 MAX_VALUE_CHARS = 1000
 MAX_IN_ITEMS = 100
 INT64 = (-(2**63), 2**63 - 1)
-
-
-def primary_key(contract: Contract) -> tuple[str, ...]:
-    """The table's primary key, as the warehouse declares it: unique, so a total order."""
-    part = contract.partition_column
-    if part and part not in contract.key:
-        return (part, *contract.key)
-    return contract.key
 
 
 # -- values ----------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from core.contracts.datasets import PIPELINE_RUNS
-from core.warehouse import quote
+from core.sql import quote
 from serving.db.base import Database
 
 RUNS = PIPELINE_RUNS.name

@@ -204,7 +204,7 @@ def test_full_text_index_follows_writes(warehouse: Warehouse):
             "WHERE records_fts MATCH ?"
         )
     else:
-        from core.warehouse import search_vector
+        from core.sql import search_vector
 
         sql = (
             f"SELECT source_id FROM records WHERE {search_vector(RECORDS)} "

@@ -6,22 +6,31 @@ import datetime as dt
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from functools import cache
+from typing import TYPE_CHECKING, Any, Literal
 
-import pyarrow as pa
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 ColumnType = Literal["string", "int", "float", "bool", "date", "timestamp", "json"]
 
-ARROW_TYPES: dict[ColumnType, pa.DataType] = {
-    "string": pa.string(),
-    "int": pa.int64(),
-    "float": pa.float64(),
-    "bool": pa.bool_(),
-    "date": pa.date32(),
-    "timestamp": pa.timestamp("us", tz="UTC"),
-    # JSON documents travel as their text; the warehouse stores them as JSONB on Postgres.
-    "json": pa.string(),
-}
+
+@cache
+def arrow_types() -> dict[ColumnType, pa.DataType]:
+    """Each column type's Arrow type. pyarrow is imported when a contract is first used with
+    Arrow, not with the contracts: the serving API reads SQLite without it."""
+    import pyarrow as pa
+
+    return {
+        "string": pa.string(),
+        "int": pa.int64(),
+        "float": pa.float64(),
+        "bool": pa.bool_(),
+        "date": pa.date32(),
+        "timestamp": pa.timestamp("us", tz="UTC"),
+        # JSON documents travel as their text; the warehouse stores them as JSONB on Postgres.
+        "json": pa.string(),
+    }
 
 
 class ContractError(ValueError):
@@ -79,7 +88,7 @@ class Column:
 
     @property
     def arrow_type(self) -> pa.DataType:
-        return ARROW_TYPES[self.type]
+        return arrow_types()[self.type]
 
 
 @dataclass(frozen=True)
@@ -124,6 +133,8 @@ class Contract:
 
     @property
     def arrow_schema(self) -> pa.Schema:
+        import pyarrow as pa
+
         return pa.schema(
             [pa.field(c.name, c.arrow_type, nullable=c.nullable) for c in self.columns]
         )
@@ -134,6 +145,8 @@ class Contract:
         Raises `ContractError` naming the columns that are missing, cannot be cast, or hold
         nulls where the contract forbids them.
         """
+        import pyarrow as pa
+
         missing = [n for n in self.column_names if n not in table.column_names]
         if missing:
             raise ContractError(f"{self.name}: missing columns {missing}")

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from core.contracts import Column, Contract
-from core.warehouse import quote
+from core.sql import quote
 
 Row = tuple[Any, ...]
 

@@ -14,7 +14,7 @@ import psycopg.errors
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from core.contracts import Column, Contract
-from core.warehouse import quote, search_vector
+from core.sql import quote, search_vector
 from serving.db.base import Database, DatabaseUnavailable, QueryTimeout, Row
 
 

@@ -29,7 +29,7 @@ from typing import Any
 from urllib.parse import quote as url_quote
 
 from core.contracts import Column, Contract
-from core.warehouse import fts_table, quote
+from core.sql import fts_table, quote
 from serving.db.base import Database, DatabaseUnavailable, QueryTimeout, Row
 
 PROGRESS_STEPS = 1000
@@ -236,7 +236,7 @@ class SQLiteDatabase(Database):
         if col.type == "date":
             return value.isoformat()
         if col.type == "timestamp":
-            from core.warehouse import timestamp_text
+            from core.sql import timestamp_text
 
             return timestamp_text(value)
         if col.type == "bool":

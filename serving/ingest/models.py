@@ -30,7 +30,7 @@ from pydantic import (
 from typing_extensions import TypedDict
 
 from core.contracts.datasets import LOG_SEVERITIES
-from core.warehouse import timestamp_text
+from core.sql import timestamp_text
 
 SEVERITY_ALIASES = {"WARNING": "WARN"}
 SEVERITY_PATTERN = "(?i)^(" + "|".join([*LOG_SEVERITIES, *SEVERITY_ALIASES]) + ")$"

@@ -31,7 +31,7 @@ from psycopg_pool import PoolTimeout
 
 from core.contracts import Contract
 from core.contracts.datasets import INGEST_REQUESTS, LANDING_LOGS, LANDING_USERS, USERS
-from core.warehouse import open_warehouse, quote, timestamp_text
+from core.sql import dialect_for, quote, timestamp_text
 from serving.db.base import DatabaseUnavailable, iso_timestamp
 from serving.db.postgres import connection_pool
 from serving.db.sqlite import sqlite_path
@@ -194,7 +194,7 @@ class LandingStore(ABC):
     def __init__(self, url: str, write_timeout_ms: int) -> None:
         self.url = url
         self.write_timeout_ms = write_timeout_ms
-        self._ddl = open_warehouse(url)
+        self._ddl = dialect_for(url)
         self._ready = False
         self._pending: list[_Pending] = []
         self._committer: asyncio.Task[None] | None = None

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
 from core.contracts import CONTRACTS
-from core.warehouse import quote
+from core.sql import quote
 from serving.core.errors import ERROR_RESPONSES, ErrorEnvelope
 from serving.deps import Context
 from serving.lean import list_route
