@@ -173,7 +173,11 @@ class DeltaLake:
             schema=table.schema(),
             partition_by=[partition_by],
             partition_filters=[(partition_by, "=", value)],
-            commit_properties=CommitProperties(max_commit_retries=COMMIT_RETRIES),
+            # Readers of the history see which partition the commit replaced.
+            commit_properties=CommitProperties(
+                max_commit_retries=COMMIT_RETRIES,
+                custom_metadata={"userMetadata": f"{partition_by} = {sql_literal(value)}"},
+            ),
         )
         table.update_incremental()  # to the version just committed: the new commits only
         return self._state(name, table)
