@@ -308,7 +308,8 @@ def land_sales_drops(
     published = [x for x in landings if x.published]
     context.log.info(
         f"{len(published)} of {len(landings)} day(s) published: "
-        f"{sum(x.result.rows_read for x in published if x.result)} rows read"
+        f"{sum(x.result.rows_read for x in landings if x.result)} rows read, "
+        f"{sum(x.result.rows_read for x in published if x.result)} of them published"
     )
     # Each day's materialization carries that day's own counts and preview, in a range run too.
     day_metadata = {
