@@ -96,7 +96,7 @@ def run_child(script: Path, spec: dict[str, Any], spec_path: Path, timeout_s: fl
 
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """A plain-text table, numbers right-aligned."""
-    cells = [[str(h) for h in headers]] + [[_cell(v) for v in row] for row in rows]
+    cells = [[str(h) for h in headers]] + [[format_cell(v) for v in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
     numeric = [
         all(isinstance(row[i], int | float) or row[i] in (None, "") for row in rows)
@@ -112,7 +112,8 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return "\n".join([line(cells[0]), sep, *(line(r) for r in cells[1:])])
 
 
-def _cell(value: Any) -> str:
+def format_cell(value: Any) -> str:
+    """A number for a table: thousands separators, fewer decimals the larger it is."""
     if value is None:
         return "-"
     if isinstance(value, float):

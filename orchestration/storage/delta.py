@@ -21,7 +21,6 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -98,15 +97,10 @@ class DeltaLake:
     """The Delta tables of one lake (a folder or `s3://bucket/prefix`)."""
 
     def __init__(self, url: str = DEFAULT_LAKE_URL, s3_endpoint: str | None = None) -> None:
+        # The folder or bucket as pyarrow reaches it (which also refuses other schemes).
+        self.fs, self._fs_root = filesystem_for(url, s3_endpoint)
         self.is_s3 = url.startswith("s3://")
-        if not self.is_s3 and "://" in url and not url.startswith("file://"):
-            raise ValueError(f"unsupported location {url!r}: use a folder or s3://bucket/prefix")
-        self.root = (
-            url.rstrip("/")
-            if self.is_s3
-            else Path(url.removeprefix("file://")).absolute().as_posix()
-        )
-        self.fs, self._fs_root = filesystem_for(self.root, s3_endpoint)
+        self.root = f"s3://{self._fs_root}" if self.is_s3 else self._fs_root
         self.storage_options = self._storage_options(s3_endpoint) if self.is_s3 else {}
 
     @staticmethod
