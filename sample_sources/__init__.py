@@ -2,8 +2,8 @@
 
 Everything here is deterministic and needs no network:
 
-* :mod:`sample_sources.rest` - JSONPlaceholder-shaped ``/users`` and ``/posts`` (json-server
-  filtering and pagination);
+* :mod:`sample_sources.rest` - JSONPlaceholder-shaped ``/users``, ``/posts``, ``/todos`` and
+  ``/comments`` (json-server filtering and pagination);
 * :mod:`sample_sources.graphql_api` - the countries GraphQL API (trevorblades schema) over the
   committed ``countries.json`` fixture (rebuilt by :mod:`sample_sources.build_countries_fixture`);
 * :mod:`sample_sources.sales` - daily sales CSV drops with countable defects;

@@ -79,7 +79,7 @@ def serve(host: str, port: int) -> None:
 
     sock = bind_socket(host, port)
     url = base_url(host, sock.getsockname()[1])
-    print(f"REST:    {url}/users  {url}/posts", flush=True)
+    print(f"REST:    {url}/users  {url}/posts  {url}/todos  {url}/comments", flush=True)
     print(f"GraphQL: {url}/graphql", flush=True)
     print(f"Faults:  {url}/_faults   Health: {url}/_health", flush=True)
     config = uvicorn.Config(create_app(), log_level="warning", lifespan="off")

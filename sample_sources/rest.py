@@ -1,12 +1,16 @@
-"""JSONPlaceholder-shaped REST data and routes (``/users``, ``/posts``).
+"""JSONPlaceholder-shaped REST data and routes (``/users``, ``/posts``, ``/todos``,
+``/comments``).
 
 All data is generated once at import time from a fixed seed, so every process serves
-byte-identical users and posts; nothing random happens at request time.
+byte-identical users, posts, todos and comments; nothing random happens at request time. As on
+JSONPlaceholder: 10 users, 10 posts and 20 todos each, 5 comments per post.
 
 Routes follow json-server conventions:
 
-* ``GET /users``, ``GET /users/{id}``, ``GET /users/{id}/posts``
-* ``GET /posts``, ``GET /posts/{id}``; ``?userId=`` filters (repeatable: ``?userId=1&userId=2``)
+* ``GET /users``, ``GET /users/{id}``, ``GET /users/{id}/posts``, ``GET /users/{id}/todos``
+* ``GET /posts``, ``GET /posts/{id}``, ``GET /posts/{id}/comments``; ``GET /todos``,
+  ``GET /todos/{id}``; ``GET /comments``, ``GET /comments/{id}``
+* ``?userId=`` filters posts and todos, ``?postId=`` comments (repeatable: ``?userId=1&userId=2``)
 * pagination on list routes: ``_start``/``_end``, ``_start``/``_limit``, ``_limit`` alone, or
   ``_page``/``_limit`` (``_limit`` defaults to 10 with ``_page``; a ``Link`` header is added).
   List responses always carry ``X-Total-Count`` (the count before pagination).
@@ -25,6 +29,8 @@ from fastapi.responses import JSONResponse
 SEED = 20240301
 USER_COUNT = 10
 POSTS_PER_USER = 10
+TODOS_PER_USER = 20
+COMMENTS_PER_POST = 5
 
 # fmt: off
 _FIRST_NAMES = [
@@ -139,12 +145,44 @@ def _build_posts(rng: random.Random) -> list[dict[str, Any]]:
     return posts
 
 
-def _build() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _build_todos(rng: random.Random) -> list[dict[str, Any]]:
+    return [
+        {
+            "userId": user_id,
+            "id": (user_id - 1) * TODOS_PER_USER + index,
+            "title": _sentence(rng, 3, 8),
+            "completed": rng.random() < 0.5,
+        }
+        for user_id in range(1, USER_COUNT + 1)
+        for index in range(1, TODOS_PER_USER + 1)
+    ]
+
+
+def _build_comments(rng: random.Random, posts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    comments: list[dict[str, Any]] = []
+    for post in posts:
+        for _ in range(COMMENTS_PER_POST):
+            domain = f"{rng.choice(_LAST_NAMES).lower()}.{rng.choice(_TLDS)}"
+            comments.append(
+                {
+                    "postId": post["id"],
+                    "id": len(comments) + 1,
+                    "name": _sentence(rng, 4, 9),
+                    "email": f"{rng.choice(_FIRST_NAMES)}@{domain}",
+                    "body": "\n".join(_sentence(rng, 6, 12) for _ in range(rng.randint(2, 4))),
+                }
+            )
+    return comments
+
+
+def _build() -> tuple[list[dict[str, Any]], ...]:
+    # One generator in a fixed order: users and posts come out as before todos and comments.
     rng = random.Random(SEED)
-    return _build_users(rng), _build_posts(rng)
+    users, posts = _build_users(rng), _build_posts(rng)
+    return users, posts, _build_todos(rng), _build_comments(rng, posts)
 
 
-USERS, POSTS = _build()
+USERS, POSTS, TODOS, COMMENTS = _build()
 
 
 class BadRequest(ValueError):
@@ -215,54 +253,66 @@ def _by_id(items: list[dict[str, Any]], raw_id: str) -> dict[str, Any] | None:
     return next((item for item in items if item["id"] == wanted), None)
 
 
-def _user_ids(request: Request) -> set[int] | None:
-    raw_values = request.query_params.getlist("userId")
+def _ids(request: Request, name: str) -> set[int] | None:
+    """The ids a repeatable filter such as ``?userId=1&userId=2`` asks for (None: no filter)."""
+    raw_values = request.query_params.getlist(name)
     if not raw_values:
         return None
     try:
         return {int(value) for value in raw_values}
     except ValueError:
-        raise BadRequest(f"userId must be an integer, got {raw_values!r}") from None
+        raise BadRequest(f"{name} must be an integer, got {raw_values!r}") from None
+
+
+def _add_collection(
+    router: APIRouter, name: str, singular: str, items: list[dict[str, Any]], by: str | None
+) -> None:
+    """``GET /<name>`` (filtered by ``?<by>=`` when given) and ``GET /<name>/{id}``."""
+
+    @router.get(f"/{name}", name=f"list_{name}")
+    def list_items(request: Request) -> JSONResponse:
+        try:
+            ids = _ids(request, by) if by else None
+            return paginate(request, items if ids is None else [i for i in items if i[by] in ids])
+        except BadRequest as exc:
+            return _error(400, str(exc))
+
+    @router.get(f"/{name}/{{item_id}}", name=f"get_{singular}")
+    def get_item(item_id: str) -> JSONResponse:
+        item = _by_id(items, item_id)
+        return JSONResponse(item) if item else _error(404, f"{singular} {item_id} not found")
+
+
+def _add_children(
+    router: APIRouter,
+    parent: tuple[str, str, list[dict[str, Any]]],
+    name: str,
+    items: list[dict[str, Any]],
+    by: str,
+) -> None:
+    """``GET /<parents>/{id}/<name>``: the items whose ``by`` is that parent's id."""
+    parents, singular, rows = parent
+
+    @router.get(f"/{parents}/{{parent_id}}/{name}", name=f"list_{singular}_{name}")
+    def list_children(parent_id: str, request: Request) -> JSONResponse:
+        found = _by_id(rows, parent_id)
+        if found is None:
+            return _error(404, f"{singular} {parent_id} not found")
+        try:
+            return paginate(request, [i for i in items if i[by] == found["id"]])
+        except BadRequest as exc:
+            return _error(400, str(exc))
 
 
 def create_router() -> APIRouter:
-    """Build the REST routes (mount without a prefix to get ``/users`` and ``/posts``)."""
+    """Build the REST routes (mount without a prefix to get ``/users``, ``/posts``, ...)."""
     router = APIRouter(tags=["rest"])
-
-    @router.get("/users")
-    def list_users(request: Request) -> JSONResponse:
-        try:
-            return paginate(request, USERS)
-        except BadRequest as exc:
-            return _error(400, str(exc))
-
-    @router.get("/users/{user_id}")
-    def get_user(user_id: str) -> JSONResponse:
-        user = _by_id(USERS, user_id)
-        return JSONResponse(user) if user else _error(404, f"user {user_id} not found")
-
-    @router.get("/users/{user_id}/posts")
-    def list_user_posts(user_id: str, request: Request) -> JSONResponse:
-        user = _by_id(USERS, user_id)
-        if user is None:
-            return _error(404, f"user {user_id} not found")
-        try:
-            return paginate(request, [p for p in POSTS if p["userId"] == user["id"]])
-        except BadRequest as exc:
-            return _error(400, str(exc))
-
-    @router.get("/posts")
-    def list_posts(request: Request) -> JSONResponse:
-        try:
-            user_ids = _user_ids(request)
-            posts = POSTS if user_ids is None else [p for p in POSTS if p["userId"] in user_ids]
-            return paginate(request, posts)
-        except BadRequest as exc:
-            return _error(400, str(exc))
-
-    @router.get("/posts/{post_id}")
-    def get_post(post_id: str) -> JSONResponse:
-        post = _by_id(POSTS, post_id)
-        return JSONResponse(post) if post else _error(404, f"post {post_id} not found")
-
+    users, posts = ("users", "user", USERS), ("posts", "post", POSTS)
+    _add_collection(router, "users", "user", USERS, None)
+    _add_collection(router, "posts", "post", POSTS, "userId")
+    _add_collection(router, "todos", "todo", TODOS, "userId")
+    _add_collection(router, "comments", "comment", COMMENTS, "postId")
+    _add_children(router, users, "posts", POSTS, "userId")
+    _add_children(router, users, "todos", TODOS, "userId")
+    _add_children(router, posts, "comments", COMMENTS, "postId")
     return router

@@ -19,7 +19,8 @@ from sample_sources.faults import FaultController, FaultInjectionMiddleware
 
 
 def create_app(controller: FaultController | None = None) -> FastAPI:
-    """Build the app: REST (``/users``, ``/posts``), ``/graphql``, ``/_faults``, ``/_health``.
+    """Build the app: REST (``/users``, ``/posts``, ``/todos``, ``/comments``), ``/graphql``,
+    ``/_faults``, ``/_health``.
 
     ``controller`` holds the fault switches; a fresh healthy one is made if omitted. It is
     also reachable as ``app.state.faults``.

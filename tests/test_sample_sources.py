@@ -105,9 +105,39 @@ def test_posts_counts_and_user_filter(client: httpx.Client) -> None:
     assert client.get("/posts/42").json() == posts[41]
 
 
+def test_todos_have_jsonplaceholder_shape_and_filters(client: httpx.Client) -> None:
+    todos = client.get("/todos").json()
+    assert [t["id"] for t in todos] == list(range(1, 201))
+    assert all(set(t) == {"userId", "id", "title", "completed"} for t in todos)
+    assert {type(t["completed"]) for t in todos} == {bool}
+    assert {t["completed"] for t in todos} == {True, False}
+    mine = client.get("/todos", params={"userId": [3, 4]}).json()
+    assert len(mine) == 40 and {t["userId"] for t in mine} == {3, 4}
+    assert client.get("/users/3/todos").json() == [t for t in mine if t["userId"] == 3]
+    assert client.get("/todos/42").json() == todos[41]
+    page = client.get("/todos", params={"_start": 195, "_limit": 10})
+    assert [t["id"] for t in page.json()] == [196, 197, 198, 199, 200]
+    assert page.headers["X-Total-Count"] == "200"
+
+
+def test_comments_have_jsonplaceholder_shape_and_filters(client: httpx.Client) -> None:
+    comments = client.get("/comments").json()
+    assert [c["id"] for c in comments] == list(range(1, 501))
+    assert all(set(c) == {"postId", "id", "name", "email", "body"} for c in comments)
+    assert all("@" in c["email"] and c["name"] and c["body"] for c in comments)
+    on_7 = client.get("/comments", params={"postId": 7}).json()
+    assert [c["id"] for c in on_7] == [31, 32, 33, 34, 35] and {c["postId"] for c in on_7} == {7}
+    assert client.get("/posts/7/comments").json() == on_7
+    assert client.get("/comments/500").json() == comments[-1]
+    paged = client.get("/comments", params={"postId": 7, "_page": 2, "_limit": 2})
+    assert [c["id"] for c in paged.json()] == [33, 34]
+    assert paged.headers["X-Total-Count"] == "5" and 'rel="next"' in paged.headers["Link"]
+
+
 def test_data_is_deterministic_across_servers(client: httpx.Client) -> None:
     with serve_in_thread() as other:
-        assert httpx.get(f"{other.url}/posts").content == client.get("/posts").content
+        for path in ("/users", "/posts", "/todos", "/comments"):
+            assert httpx.get(f"{other.url}{path}").content == client.get(path).content, path
 
 
 def test_start_limit_pagination(client: httpx.Client) -> None:
@@ -149,9 +179,17 @@ def test_bad_query_values_are_400(client: httpx.Client, params: dict) -> None:
     response = client.get("/posts", params=params)
     assert response.status_code == 400
     assert "error" in response.json()
+    assert client.get("/todos", params=params).status_code == 400
+    assert client.get("/comments", params={"postId": "me"}).status_code == 400
 
 
-@pytest.mark.parametrize("path", ["/users/11", "/users/0", "/posts/101", "/posts/abc"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/users/11", "/users/0", "/posts/101", "/posts/abc", "/todos/201", "/comments/501",
+        "/users/11/todos", "/posts/101/comments",
+    ],
+)  # fmt: skip
 def test_unknown_ids_are_404(client: httpx.Client, path: str) -> None:
     response = client.get(path)
     assert response.status_code == 404
