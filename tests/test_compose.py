@@ -18,6 +18,8 @@ ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
 PYTHON_SERVICES = ["code", "webserver", "daemon", "api", "sources"]
+# The services of the platform image; the API has an image of its own, without Dagster.
+PLATFORM_SERVICES = ["code", "webserver", "daemon", "sources"]
 
 
 COMPOSE_FILES = ["docker-compose.yml", "deploy/docker/compose.yaml"]
@@ -125,6 +127,14 @@ def test_health_checks_and_start_order():
 
 def test_every_python_service_gets_its_configuration():
     for name in PYTHON_SERVICES:
+        assert SERVICES[name]["env_file"] == ".env"
+        assert (
+            SERVICES[name]["environment"]["WAREHOUSE_URL"]
+            == (SERVICES["code"]["environment"]["WAREHOUSE_URL"])
+        )
+    # The API reads only the warehouse: no Dagster instance, no lake.
+    assert not [v for v in SERVICES["api"]["environment"] if v.startswith("DAGSTER_")]
+    for name in PLATFORM_SERVICES:
         env = SERVICES[name]["environment"]
         for var in (
             "WAREHOUSE_URL",
@@ -136,7 +146,6 @@ def test_every_python_service_gets_its_configuration():
             "DAGSTER_PG_DB",
         ):
             assert var in env, (name, var)
-        assert SERVICES[name]["env_file"] == ".env"
         assert "lake:/lake" in SERVICES[name]["volumes"]
 
 
@@ -154,15 +163,48 @@ def test_the_databases_the_services_use_are_created():
     assert f"CREATE DATABASE {env['WAREHOUSE_URL'].rsplit('/', 1)[1]};" in init
 
 
-def test_the_image_builds_from_files_that_exist():
+def dockerfile_stages() -> dict[str, list[str]]:
+    """The Dockerfile's lines by stage (`FROM ... AS <stage>`)."""
+    stages: dict[str, list[str]] = {}
+    for line in (ROOT / "Dockerfile").read_text().splitlines():
+        if stage := re.match(r"FROM \S+ AS (\w+)$", line):
+            lines = stages.setdefault(stage.group(1), [])
+        elif line.strip() and not line.startswith("#"):
+            lines.append(line)
+    return stages
+
+
+def test_the_images_build_from_files_that_exist():
+    stages = dockerfile_stages()
     for name in PYTHON_SERVICES:
         build = SERVICES[name]["build"]
         assert (ROOT / build["context"] / build["dockerfile"]).is_file()
-    dockerfile = (ROOT / "Dockerfile").read_text()
-    for line in dockerfile.splitlines():
-        if line.startswith("COPY "):
-            for source in line.split()[1:-1]:
-                assert (ROOT / source).exists(), source
+        assert build["target"] in stages, name
+    for lines in stages.values():
+        for line in lines:
+            if line.startswith("COPY "):
+                for source in line.split()[1:-1]:
+                    assert (ROOT / source).exists(), source
+
+
+def copied(lines: list[str]) -> set[str]:
+    """The sources a stage's COPY lines take from the build context."""
+    return {src for line in lines if line.startswith("COPY ") for src in line.split()[1:-1]}
+
+
+def test_the_api_ships_in_an_image_without_dagster():
+    """The API's image holds `core` and `serving` only, installed without extras (the base
+    dependencies, which tests/test_serving_install.py resolves); the platform's holds the rest."""
+    stages = dockerfile_stages()
+    assert SERVICES["api"]["build"]["target"] == "serving"
+    assert {SERVICES[name]["build"]["target"] for name in PLATFORM_SERVICES} == {"platform"}
+    assert SERVICES["api"]["image"] != SERVICES["code"]["image"]
+    assert copied(stages["serving"]) == {"pyproject.toml", "README.md", "core", "serving"}
+    assert [line for line in stages["serving"] if "pip install" in line] == [
+        "RUN pip install --no-cache-dir ."
+    ]
+    assert "orchestration" in copied(stages["platform"])
+    assert "serving" not in copied(stages["platform"])
 
 
 def test_the_production_instance_config_is_valid(monkeypatch, tmp_path):

@@ -94,5 +94,14 @@ def test_its_configuration_is_what_the_helm_values_reference():
     assert [s["secretRef"]["name"] for s in sources if "secretRef" in s] == [
         s["name"] for s in launcher["envSecrets"]
     ]
-    image = values["dagster-user-deployments"]["deployments"][0]["image"]
-    assert container()["image"] == f"{image['repository']}:{image['tag']}"
+
+
+def test_it_runs_the_apis_own_image_of_the_same_release():
+    """The image docker-compose.yml builds for the API (no Dagster), tagged as the code server's."""
+    values = yaml.safe_load((ROOT / "deploy/k8s/values.yaml").read_text())
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    code = values["dagster-user-deployments"]["deployments"][0]["image"]
+    assert f"{code['repository']}:{code['tag']}" == compose["code"]["image"]
+    image, tag = container()["image"].rsplit(":", 1)
+    assert container()["image"] == compose["api"]["image"]
+    assert image != code["repository"] and tag == code["tag"]
