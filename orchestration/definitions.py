@@ -22,6 +22,8 @@ from orchestration.defs.logs import checks as logs_checks
 from orchestration.defs.logs.sensors import landing_sensor
 from orchestration.defs.platform.sensors import pipeline_runs_sensor
 from orchestration.defs.records import assets as records_assets
+from orchestration.defs.rest_snapshots import assets as snapshot_assets
+from orchestration.defs.rest_snapshots import checks as snapshot_checks
 from orchestration.defs.sales_csv import assets as sales_assets
 from orchestration.defs.sales_csv.sensors import sales_drop_sensor
 from orchestration.defs.schedules import SCHEDULES
@@ -31,13 +33,22 @@ from orchestration.resources import resources_from_env
 
 all_assets = [
     *load_assets_from_modules(
-        [users_assets, countries_assets, sales_assets, logs_assets, records_assets]
+        [
+            users_assets,
+            snapshot_assets,
+            countries_assets,
+            sales_assets,
+            logs_assets,
+            records_assets,
+        ]
     ),
     *LAKE_ASSETS,
 ]
 # The landing tables the serving API writes: external assets, shown for lineage.
 external_assets = [logs_assets.landing_logs, logs_assets.landing_users]
-all_checks = load_asset_checks_from_modules([users_checks, countries_checks, logs_checks])
+all_checks = load_asset_checks_from_modules(
+    [users_checks, snapshot_checks, countries_checks, logs_checks]
+)
 
 # Evaluates the assets' automation conditions: downstream partitions follow their upstream.
 automation_sensor = AutomationConditionSensorDefinition(

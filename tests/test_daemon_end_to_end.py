@@ -403,7 +403,7 @@ def test_a_bad_drop_through_the_daemon_changes_nothing_served_and_the_ui_says_wh
         assert {status for pages in before.values() for status, _, _ in pages} == {200}
         assert [r["day"] for r in rows(before["/sales/daily"])] == days
         unified = {r["source"] for r in rows(before["/data"])}
-        assert unified == {"users", "posts", "countries", "sales"}
+        assert unified == {"users", "posts", "countries", "sales", "todos", "comments"}
         exports = {f"csv/sales_orders/order_date={d}/part-0.csv" for d in days}
         assert exports <= set(lake_before)
         published = {path.split("/")[2] for path in lake_before if path.startswith("delta/sales_o")}

@@ -188,7 +188,7 @@ def test_asset_graph_shows_every_group_and_asset(chromium, tmp_path):
         lines = set(state["lines"])
         assert set(groups) <= lines, sorted(set(groups) - lines)
         assert labels <= lines, sorted(labels - lines)
-        assert state["lines"].count("Delta Lake") == lake_nodes == 9, state["lines"]
+        assert state["lines"].count("Delta Lake") == lake_nodes == 11, state["lines"]
         png = page.screenshot()
         timings["screenshot"] = time.monotonic() - started
 

@@ -348,6 +348,9 @@ CONTRACTS: dict[str, Contract] = {
         LOG_LEVELS_HOURLY,
     )
 }
+# The datasets declared in core/datasets/ add their contracts here (that package reads this
+# module, so it registers them itself when imported).
+import core.datasets  # noqa: E402, F401
 
 
 def contract_for(name: str) -> Contract:

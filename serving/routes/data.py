@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from core.contracts import CONTRACTS
+from core.datasets import RECORD_SOURCES
 from serving.core.errors import ERROR_RESPONSES
 from serving.deps import Context
 from serving.lean import list_route
@@ -15,8 +16,9 @@ from serving.query import Filter, parse_filter
 
 router = APIRouter(tags=["data"], responses=ERROR_RESPONSES)
 RECORDS = CONTRACTS["records"]
-# The sources the `records` asset unifies (`orchestration.defs.records.source_queries`).
-SOURCES = ("users", "posts", "countries", "sales")
+# The sources the `records` asset unifies (`orchestration.defs.records.source_queries`), and
+# the datasets declared with a `records` mapping.
+SOURCES = ("users", "posts", "countries", "sales", *RECORD_SOURCES)
 PARAMS = (
     *LIST,
     SEARCH,

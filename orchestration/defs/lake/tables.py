@@ -20,6 +20,7 @@ from core.contracts.datasets import (
     SALES_REJECTS,
     USERS,
 )
+from core.datasets import SNAPSHOTS
 from orchestration.defs.partitions import (
     continent_partitions,
     daily_partitions,
@@ -80,6 +81,8 @@ LAKE_TABLES = (
     LakeTable(RECORDS, "unified"),
     LakeTable(LOGS, "logs", hourly_partitions, DAY_OF_HOUR, ("timestamp", "landing_id")),
     LakeTable(LOG_LEVELS_HOURLY, "logs", hourly_partitions, DAY_OF_HOUR),
+    # Every REST snapshot declared in core/datasets/, replaced whole.
+    *(LakeTable(s.contract, s.group) for s in SNAPSHOTS),
 )
 
 

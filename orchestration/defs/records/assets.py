@@ -18,6 +18,7 @@ from orchestration.defs.automation import follow_whole_tables
 from orchestration.defs.metadata import definition_metadata, table_metadata
 from orchestration.defs.raw_zone import utc_now
 from orchestration.defs.warehouse_kind import WAREHOUSE_KIND
+from orchestration.defs.rest_snapshots.records import RECORD_CONTRACTS, record_queries
 from orchestration.resources.storage import WarehouseResource
 
 
@@ -48,6 +49,7 @@ def source_queries(wh: Warehouse) -> dict[str, str]:
             f"CAST(order_date AS TEXT), {wh.sql_date_to_timestamp('order_date')}, {now} "
             "FROM sales_orders"
         ),
+        **record_queries(now),
     }
 
 
@@ -57,7 +59,7 @@ RECORDS_AUDITS = [key_unique(RECORDS), not_null(RECORDS)]
 @asset(
     group_name="unified",
     kinds={"sql", WAREHOUSE_KIND},
-    deps=["users", "posts", "countries", "sales_orders"],
+    deps=["users", "posts", "countries", "sales_orders", *(c.name for c in RECORD_CONTRACTS)],
     automation_condition=follow_whole_tables(AssetSelection.assets("countries", "sales_orders")),
     pool="warehouse",
     metadata=definition_metadata(RECORDS),
@@ -69,7 +71,7 @@ def records(context: AssetExecutionContext, warehouse: WarehouseResource):
     updated_at, unique on (source, source_id). Rebuilt inside the warehouse (INSERT ...
     SELECT), one transaction for all sources, published only if its checks pass on it."""
     wh = warehouse.get()
-    for upstream in (USERS, POSTS, COUNTRIES, SALES_ORDERS):
+    for upstream in (USERS, POSTS, COUNTRIES, SALES_ORDERS, *RECORD_CONTRACTS):
         wh.ensure_table(upstream)
     now = timestamp_text(utc_now())
 

@@ -1,0 +1,160 @@
+"""Datasets declared in one place: a module of this package holding a `RestSnapshot` is all it
+takes to add a REST snapshot dataset (docs/adding-a-dataset.md).
+
+A declaration is pure data, so both sides read it: the Dagster code location builds the raw
+asset, the table, their checks, the lake table and the `records` rows from `SNAPSHOTS`, and the
+serving API lists and serves the table because its contract joins `core.contracts.CONTRACTS`.
+
+`SNAPSHOTS` is filled by importing every module of this package (sorted by name) and keeping
+the declarations found at their top level. The package also spans a `core/datasets/` folder of
+any other directory on the Python path, so a dataset can be declared outside this repository as
+well.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import pkgutil
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from core.contracts.datasets import CONTRACTS, FETCHED_AT
+from core.contracts.schema import ColumnType, Contract
+
+
+def _folders(here: list[str]) -> list[str]:
+    """This package's folder, then every other `core/datasets/` folder on the Python path."""
+    found = [os.path.abspath(os.path.join(entry, *__name__.split("."))) for entry in sys.path]
+    mine = {os.path.abspath(folder) for folder in here}
+    return here + [f for f in dict.fromkeys(found) if f not in mine and os.path.isdir(f)]
+
+
+__path__ = _folders(__path__)
+
+# A contract column's type as the source's JSON spells it (dates and timestamps come as text; a
+# `json` column holds an array, since an object is mapped field by field with dotted paths).
+JSON_TYPES: dict[ColumnType, str] = {
+    "string": "string",
+    "int": "int",
+    "float": "float",
+    "bool": "bool",
+    "date": "string",
+    "timestamp": "string",
+    "json": "array",
+}
+
+
+@dataclass(frozen=True)
+class Records:
+    """How a dataset's rows appear in the unified `records` table: the column giving each
+    record's `name` (required), and those giving its `value` and `description` (optional).
+    `source` is the dataset's name, `source_id` its key, `created_at` the snapshot's time."""
+
+    name: str
+    value: str | None = None
+    description: str | None = None
+
+    @property
+    def columns(self) -> dict[str, str | None]:
+        return {"name": self.name, "value": self.value, "description": self.description}
+
+
+@dataclass(frozen=True)
+class RestSnapshot:
+    """A REST collection snapshotted daily into a table of its own.
+
+    - `contract`: the table's schema (its name is the dataset's); among its columns
+      `FETCHED_AT` (`core.contracts.datasets`), the time of the snapshot, which the asset fills.
+    - `path`: the collection on the REST source (`REST_API_URL`), e.g. `/todos`, read page by
+      page.
+    - `fields`: each other column of the contract and the path of its value in a source record;
+      dotted for nested objects (`{"user_id": "userId", "city": "address.city"}`).
+    - `extra_fields`: fields the source sends that the table does not keep (path: JSON type), so
+      the schema-drift check does not report them as added.
+    - `records`: put the rows into the unified `records` table (and `/data`) this way; None
+      keeps them out.
+    - `group`: the asset group; the default `rest_api` is what `rest_api_job` and its daily
+      schedule run.
+    """
+
+    contract: Contract
+    path: str
+    fields: Mapping[str, str]
+    extra_fields: Mapping[str, str] = field(default_factory=dict)
+    records: Records | None = None
+    group: str = "rest_api"
+
+    def __post_init__(self) -> None:
+        name, columns = self.contract.name, self.contract.column_names
+        if not (name.isidentifier() and name.islower()):
+            raise ValueError(f"{name!r}: a dataset's name is a lower-case identifier")
+        if not self.path.startswith("/"):
+            raise ValueError(f"{name}: path {self.path!r} must start with '/'")
+        if FETCHED_AT not in self.contract.columns:
+            raise ValueError(f"{name}: the contract needs the column `FETCHED_AT`")
+        expected = set(columns) - {FETCHED_AT.name}
+        if set(self.fields) != expected:
+            raise ValueError(
+                f"{name}: fields must map exactly the contract's columns but fetched_at: "
+                f"missing {sorted(expected - set(self.fields))}, "
+                f"unknown {sorted(set(self.fields) - expected)}"
+            )
+        if self.records is not None:
+            unknown = {c for c in self.records.columns.values() if c} - set(columns)
+            if unknown:
+                raise ValueError(f"{name}: records names unknown columns {sorted(unknown)}")
+            if self.contract.column(self.records.name).nullable:
+                raise ValueError(f"{name}: records.name {self.records.name!r} must be required")
+
+    @property
+    def name(self) -> str:
+        return self.contract.name
+
+    def flatten(self, record: Mapping[str, object]) -> dict[str, object]:
+        """A source record as the table's row (without `fetched_at`): each column from its
+        path, None where the record lacks it (the contract then decides)."""
+        return {column: lookup(record, path) for column, path in self.fields.items()}
+
+    @property
+    def raw_schema(self) -> dict[str, str]:
+        """The expected shape of a source record (paths and JSON types), for drift detection."""
+        mapped = {path: JSON_TYPES[self.contract.column(c).type] for c, path in self.fields.items()}
+        return mapped | dict(self.extra_fields)
+
+
+def lookup(record: Mapping[str, object], path: str) -> object:
+    """The value at a dotted `path` of a JSON record; None if any step is missing."""
+    value: object = record
+    for step in path.split("."):
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(step)
+    return value
+
+
+def declarations(modules: Iterable[object]) -> tuple[RestSnapshot, ...]:
+    """The declarations at the top level of `modules`, in order; a name declared twice, or
+    taken by another contract, fails."""
+    found: dict[str, RestSnapshot] = {}
+    for module in modules:
+        for value in vars(module).values():
+            if not isinstance(value, RestSnapshot) or found.get(value.name) is value:
+                continue
+            if value.name in found or value.name in CONTRACTS:
+                raise ValueError(f"dataset {value.name!r} is declared twice, or clashes")
+            found[value.name] = value
+    return tuple(found.values())
+
+
+def _modules() -> list[object]:
+    names = sorted(m.name for m in pkgutil.iter_modules(__path__) if not m.ispkg)
+    return [importlib.import_module(f"{__name__}.{name}") for name in names]
+
+
+SNAPSHOTS: tuple[RestSnapshot, ...] = declarations(_modules())
+# The declared tables join every other contract: DDL, `/tables` and `/tables/{name}` follow.
+CONTRACTS.update({s.name: s.contract for s in SNAPSHOTS})
+# The datasets with rows in `records`: `/data?source=` accepts them.
+RECORD_SOURCES = tuple(s.name for s in SNAPSHOTS if s.records is not None)

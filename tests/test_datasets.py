@@ -1,0 +1,279 @@
+"""Datasets declared in one place (core/datasets/): `todos` and `comments` from the REST stand-in
+over real HTTP, on SQLite and PostgreSQL, through their raw asset, table, checks, lake table,
+`records` rows and the API; and a declaration added at run time that needs no other edit."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from deltalake import DeltaTable
+
+from core.contracts import CONTRACTS, Column, Contract
+from core.contracts.datasets import FETCHED_AT
+from core.datasets import SNAPSHOTS, Records, RestSnapshot, lookup
+from orchestration import definitions
+from orchestration.resources.sources import RestApiResource
+from sample_sources import rest
+from tests.serving_fixtures import client_for
+
+ROOT = Path(__file__).resolve().parent.parent
+DECLARED = {"todos": rest.TODOS, "comments": rest.COMMENTS}
+ASSETS = [f"{prefix}{name}" for name in DECLARED for prefix in ("raw_", "", "lake/")]
+
+
+def test_todos_and_comments_are_declared_and_served_like_every_contract():
+    declared = {s.name: s for s in SNAPSHOTS}
+    assert set(DECLARED) <= set(declared)
+    for name in DECLARED:
+        assert CONTRACTS[name] is declared[name].contract
+        assert declared[name].group == "rest_api"
+    assert declared["todos"].raw_schema == {
+        "id": "int",
+        "userId": "int",
+        "title": "string",
+        "completed": "bool",
+    }
+    assert declared["comments"].flatten(rest.COMMENTS[0]) == {
+        "id": 1,
+        "post_id": rest.COMMENTS[0]["postId"],
+        "name": rest.COMMENTS[0]["name"],
+        "email": rest.COMMENTS[0]["email"],
+        "body": rest.COMMENTS[0]["body"],
+    }
+
+
+def test_a_nested_field_is_a_dotted_path():
+    user = rest.USERS[0]
+    assert lookup(user, "address.geo.lat") == user["address"]["geo"]["lat"]
+    assert lookup(user, "address.nowhere.lat") is None
+    assert lookup(user, "name.first") is None
+
+
+def contract(name: str, *columns: Column) -> Contract:
+    return Contract(name=name, description="", columns=(*columns, FETCHED_AT), key=("id",))
+
+
+@pytest.mark.parametrize(
+    ("declare", "message"),
+    [
+        (lambda: RestSnapshot(contract("Chores", Column("id", "int")), "/x", {"id": "id"}), "name"),
+        (lambda: RestSnapshot(contract("chores", Column("id", "int")), "x", {"id": "id"}), "path"),
+        (lambda: RestSnapshot(contract("chores", Column("id", "int")), "/x", {}), "missing"),
+        (
+            lambda: RestSnapshot(
+                Contract("chores", "", (Column("id", "int"),), ("id",)), "/x", {"id": "id"}
+            ),
+            "FETCHED_AT",
+        ),
+        (
+            lambda: RestSnapshot(
+                contract("chores", Column("id", "int"), Column("title", "string")),
+                "/x",
+                {"id": "id", "title": "title"},
+                records=Records(name="title", value="nothing"),
+            ),
+            "unknown columns",
+        ),
+        (
+            lambda: RestSnapshot(
+                contract("chores", Column("id", "int"), Column("title", "string")),
+                "/x",
+                {"id": "id", "title": "title"},
+                records=Records(name="title"),
+            ),
+            "must be required",
+        ),
+    ],
+)
+def test_a_wrong_declaration_fails_when_imported_naming_the_problem(declare, message):
+    with pytest.raises(ValueError, match=message):
+        declare()
+
+
+def evaluations(result) -> dict[str, bool]:
+    return {
+        f"{e.asset_key.to_user_string()}:{e.check_name}": e.passed
+        for e in result.get_asset_check_evaluations()
+    }
+
+
+def test_todos_and_comments_load_from_the_source_to_the_lake_records_and_api(platform, sources):
+    defs = definitions.defs()
+    result = dg.materialize(
+        [*defs.assets, *defs.asset_checks],
+        selection=[*ASSETS, "records"],
+        resources=platform.resources(
+            rest_api=RestApiResource(base_url=sources.url, page_size=60, backoff_base_s=0.01)
+        ),
+        instance=dg.DagsterInstance.ephemeral(),
+    )
+    assert result.success
+    checks = evaluations(result)
+    for name in DECLARED:
+        for check in (f"{name}:key_unique", f"{name}:required_not_null"):
+            assert checks[check], check
+        assert checks[f"raw_{name}:schema_drift"]
+
+    wh = platform.warehouse
+    todos = wh.read(CONTRACTS["todos"]).to_pylist()
+    assert [(t["id"], t["user_id"], t["title"], t["completed"]) for t in todos] == [
+        (t["id"], t["userId"], t["title"], t["completed"]) for t in rest.TODOS
+    ]
+    comments = wh.read(CONTRACTS["comments"]).to_pylist()
+    assert [(c["id"], c["post_id"], c["email"], c["body"]) for c in comments] == [
+        (c["id"], c["postId"], c["email"], c["body"]) for c in rest.COMMENTS
+    ]
+    for name, records in DECLARED.items():
+        raw = json.loads((platform.lake_dir / f"raw/rest/{name}.json").read_text())
+        assert raw == records
+        lake = DeltaTable(str(platform.lake_dir / "delta" / name)).to_pyarrow_table()
+        assert lake.num_rows == len(records) == wh.count(CONTRACTS[name])
+
+    # `records`: each declared mapping's rows, `source_id` from the key.
+    rows = {(r["source"], r["source_id"]): r for r in wh.read(CONTRACTS["records"]).to_pylist()}
+    by_source = {s: sum(1 for k in rows if k[0] == s) for s in DECLARED}
+    assert by_source == {"todos": len(rest.TODOS), "comments": len(rest.COMMENTS)}
+    todo, comment = rows[("todos", "1")], rows[("comments", "500")]
+    assert todo["name"] == rest.TODOS[0]["title"]
+    assert todo["value"] == str(rest.TODOS[0]["completed"]).lower()
+    assert todo["description"] is None
+    assert (comment["name"], comment["value"], comment["description"]) == (
+        rest.COMMENTS[-1]["name"],
+        rest.COMMENTS[-1]["email"],
+        rest.COMMENTS[-1]["body"],
+    )
+
+    with client_for(platform.warehouse_url) as client:
+        listed = {t["name"]: t for t in client.get("/tables").json()["data"]}
+        assert listed["todos"]["rows"] == 200 and listed["comments"]["rows"] == 500
+        assert listed["todos"]["key"] == ["id"]
+        page = client.get("/tables/todos", params={"user_id": 3, "limit": 100}).json()
+        assert [t["id"] for t in page["data"]] == [t["id"] for t in rest.TODOS if t["userId"] == 3]
+        assert {type(t["completed"]) for t in page["data"]} == {bool}
+        done = client.get("/tables/todos", params={"completed": "true", "limit": 500}).json()
+        assert len(done["data"]) == sum(t["completed"] for t in rest.TODOS)
+        found = client.get("/tables/comments", params={"search": rest.COMMENTS[0]["name"]})
+        assert 1 in [c["id"] for c in found.json()["data"]]
+        unified = client.get("/data", params={"source": "todos", "limit": 500}).json()["data"]
+        assert sorted(int(r["source_id"]) for r in unified) == [t["id"] for t in rest.TODOS]
+
+
+# A dataset added the way docs/adding-a-dataset.md says, in a `core/datasets/` folder outside
+# the repository (the package spans every such folder on the Python path): the stand-in's
+# todos again, under another name and with only some of their fields kept.
+CHORES = """
+from core.contracts.datasets import FETCHED_AT
+from core.contracts.schema import Column, Contract
+from core.datasets import Records, RestSnapshot
+
+CHORES = RestSnapshot(
+    contract=Contract(
+        name="chores",
+        description="Chores: the to-do items of the REST API, under another name.",
+        columns=(
+            Column("id", "int", False),
+            Column("owner", "int", False),
+            Column("task", "string", False),
+            FETCHED_AT,
+        ),
+        key=("id",),
+    ),
+    path="/todos",
+    fields={"id": "id", "owner": "userId", "task": "title"},
+    extra_fields={"completed": "bool"},
+    records=Records(name="task"),
+)
+"""
+
+LOAD_AND_SERVE = """
+import json, sys
+import dagster as dg
+from fastapi.testclient import TestClient
+from orchestration import definitions
+from orchestration.resources import resources_from_env
+from serving.app import create_app
+
+defs = definitions.defs()
+graph = defs.resolve_asset_graph()
+assets = {k.to_user_string(): graph.get(k) for k in graph.get_all_asset_keys()}
+chores = ["raw_chores", "chores", "lake/chores"]
+result = dg.materialize(
+    [*defs.assets, *defs.asset_checks],
+    selection=[*chores, "records"],
+    resources=resources_from_env(),
+    instance=dg.DagsterInstance.ephemeral(),
+)
+rest_api_job = defs.resolve_job_def("rest_api_job")
+with TestClient(create_app()) as client:
+    listed = {t["name"]: t["rows"] for t in client.get("/tables").json()["data"]}
+    rows = client.get("/tables/chores", params={"limit": 3}).json()["data"]
+print(json.dumps({
+    "groups": {name: assets[name].group_name for name in chores},
+    "checks": sorted(str(k.to_user_string()) for k in graph.asset_check_keys if "chores" in str(k)),
+    "in_job": sorted(k.to_user_string() for k in rest_api_job.asset_layer.executable_asset_keys),
+    "records_deps": sorted(k.to_user_string() for k in assets["records"].parent_keys),
+    "success": result.success,
+    "evaluations": {
+        f"{e.asset_key.to_user_string()}:{e.check_name}": e.passed
+        for e in result.get_asset_check_evaluations()
+    },
+    "listed": listed,
+    "rows": rows,
+}))
+"""
+
+
+def test_a_declaration_module_is_all_a_new_dataset_needs(tmp_path, sources):
+    folder = tmp_path / "elsewhere" / "core" / "datasets"
+    folder.mkdir(parents=True)
+    (folder / "chores.py").write_text(textwrap.dedent(CHORES))
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join([str(ROOT), str(tmp_path / "elsewhere")]),
+        DAGSTER_HOME=str(tmp_path / "dagster_home"),
+        WAREHOUSE_URL=f"sqlite:///{tmp_path / 'warehouse.db'}",
+        LAKE_URL=str(tmp_path / "lake"),
+        REST_API_URL=sources.url,
+    )
+    (tmp_path / "dagster_home").mkdir()
+    done = subprocess.run(
+        [sys.executable, "-c", LOAD_AND_SERVE],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    answer = json.loads(done.stdout.splitlines()[-1])
+    assert answer["groups"] == {
+        "raw_chores": "rest_api",
+        "chores": "rest_api",
+        "lake/chores": "rest_api",
+    }
+    assert answer["checks"] == [
+        "chores:key_unique",
+        "chores:required_not_null",
+        "raw_chores:schema_drift",
+    ]
+    assert {"raw_chores", "chores", "lake/chores"} <= set(answer["in_job"])
+    assert "chores" in answer["records_deps"]
+    assert answer["success"], answer
+    assert answer["evaluations"] and all(answer["evaluations"].values()), answer["evaluations"]
+    assert answer["listed"]["chores"] == len(rest.TODOS)
+    assert answer["listed"]["records"] == len(rest.TODOS)
+    first = rest.TODOS[0]
+    assert answer["rows"][0] | {"fetched_at": None} == {
+        "id": first["id"],
+        "owner": first["userId"],
+        "task": first["title"],
+        "fetched_at": None,
+    }
