@@ -146,7 +146,7 @@ def _dagster_setup(spec: dict[str, Any]) -> dict[str, Any]:
 
     import orchestration.defs.sales_csv.assets as sales
     from core.warehouse import SQLiteWarehouse, Warehouse
-    from orchestration.definitions import all_checks, defs
+    from orchestration import definitions
     from orchestration.storage.lake import Lake
 
     # Timers around the stage functions; behaviour is unchanged.
@@ -222,10 +222,11 @@ def _dagster_setup(spec: dict[str, Any]) -> dict[str, Any]:
     instance = DagsterInstance.get()
     if instance.is_ephemeral:
         raise RuntimeError("expected a persistent instance")
+    defs = definitions.defs()
     return {
         "job": defs.resolve_job_def("sales_job"),
         "instance": instance,
-        "check_steps": {c.node_def.name for c in all_checks},
+        "check_steps": {c.node_def.name for c in defs.asset_checks},
         "timer": timer,
         "events": Counter[str](),
         "commits": commits,

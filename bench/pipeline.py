@@ -100,7 +100,7 @@ def child_dagster(spec: dict[str, Any]) -> dict[str, Any]:
 
     from core.warehouse import Warehouse
     from orchestration.backfill import SALES_ASSETS
-    from orchestration.definitions import all_assets
+    from orchestration.definitions import defs
     from orchestration.defs.sales_csv.cleaning import DropCleaner
     from orchestration.resources.quality import QualityThresholds
     from orchestration.resources.sources import (
@@ -167,7 +167,7 @@ def child_dagster(spec: dict[str, Any]) -> dict[str, Any]:
     stem = f"pipeline_{spec['variant']}_{spec['engine']}" if spec.get("profile") else None
     result = profiled(
         lambda: materialize(
-            all_assets,
+            defs().assets,
             selection=SALES_ASSETS,
             resources=resources,
             instance=instance,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, date, datetime, time
+from functools import cache
 from pathlib import Path
 
 from dotenv import dotenv_values
@@ -32,8 +33,8 @@ def _blank_is_unset(value: object) -> object:
 
 
 class PlatformSettings(BaseSettings):
-    """Where the data begins, how often the sensors look and how long the lake keeps old
-    versions. Unset fields fall back as the properties say."""
+    """Where the data begins, how often the sensors look, how long the lake keeps old versions
+    and which engine the warehouse runs on. Unset fields fall back as the properties say."""
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
@@ -67,6 +68,13 @@ class PlatformSettings(BaseSettings):
         validation_alias="LAKE_RETENTION_HOURS",
         description="How far back the lake's time travel reaches: lake maintenance deletes the "
         "files no version younger than this reads.",
+    )
+
+    warehouse_url: str = Field(
+        "",
+        validation_alias="WAREHOUSE_URL",
+        description="The warehouse (the embedded SQLite file when unset). The code location only "
+        "names its engine; the warehouse resource reads the URL itself when a run starts.",
     )
 
     @field_validator("sales_start_date", mode="before")
@@ -103,6 +111,16 @@ class PlatformSettings(BaseSettings):
         """`first_hour` as Dagster's hourly partition key."""
         return self.first_hour.strftime(LOG_HOUR_FORMAT)
 
+    @property
+    def landing_interval_s(self) -> int:
+        """The landing sensor's interval: its own, else every sensor's."""
+        return self.landing_sensor_interval_s or self.sensor_interval_s
+
+    @property
+    def warehouse_kind(self) -> str:
+        """The warehouse engine's name, as the UI's kind tag shows it."""
+        return "postgres" if self.warehouse_url.startswith("postgres") else "sqlite"
+
 
 def start_file() -> Path:
     """Where `make run` keeps the start it resolved: beside the Dagster instance whose
@@ -113,6 +131,13 @@ def start_file() -> Path:
 def platform_settings() -> PlatformSettings:
     """The environment, then `.env`, then the start `make run` kept."""
     return PlatformSettings(_env_file=(start_file(), ".env"))
+
+
+@cache
+def platform_settings_once() -> PlatformSettings:
+    """`platform_settings()`, read on the first call and kept for the process: what the code
+    location is built with when Dagster loads its definitions (never at import)."""
+    return platform_settings()
 
 
 def explicit_settings() -> PlatformSettings:

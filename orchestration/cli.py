@@ -282,12 +282,12 @@ def ensure_dagster_home() -> DagsterInstance:
 
 def materialize_everything(instance: DagsterInstance, say: Say = print) -> None:
     """Run every job once: the REST snapshots, each continent, every landed sales day, records."""
-    # Imported here so that the resources see the source URLs set by `sample_sources`, and the
+    # Loaded here so that the resources see the source URLs set by `sample_sources`, and the
     # partitions the start `resolve_partitions_start` set.
     from orchestration import definitions
-    from orchestration.defs.partitions import CONTINENTS
+    from orchestration.defs.countries_graphql.partitions import CONTINENTS
 
-    defs = definitions.defs
+    defs = definitions.defs()
     days = list(CsvLandingResource(**_landing_config()).drops())
 
     def run(job: str, what: str = "", **kwargs: object) -> None:

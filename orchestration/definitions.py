@@ -1,75 +1,54 @@
-"""The data platform's one `Definitions` object: assets, checks, jobs, schedules, sensors and
-resources."""
+"""The code location: every domain folder under `defs/`, autoloaded, then the policy that spans
+them: the warehouse engine's kind on its tables, the automation sensor, the resources and the
+executor."""
 
-from dagster import (
-    AssetSelection,
-    AutomationConditionSensorDefinition,
-    DefaultSensorStatus,
-    Definitions,
-    in_process_executor,
-    load_asset_checks_from_modules,
-    load_assets_from_modules,
-)
+import warnings
+from pathlib import Path
 
-from orchestration.defs.automation import SENSOR_INTERVAL_S
-from orchestration.defs.countries_graphql import assets as countries_assets
-from orchestration.defs.countries_graphql import checks as countries_checks
-from orchestration.defs.jobs import JOBS
-from orchestration.defs.lake.assets import LAKE_ASSETS
-from orchestration.defs.lake.maintenance import lake_maintenance_job, lake_maintenance_schedule
-from orchestration.defs.logs import assets as logs_assets
-from orchestration.defs.logs import checks as logs_checks
-from orchestration.defs.logs.sensors import landing_sensor
-from orchestration.defs.platform.sensors import pipeline_runs_sensor
-from orchestration.defs.records import assets as records_assets
-from orchestration.defs.rest_snapshots import assets as snapshot_assets
-from orchestration.defs.rest_snapshots import checks as snapshot_checks
-from orchestration.defs.sales_csv import assets as sales_assets
-from orchestration.defs.sales_csv.sensors import sales_drop_sensor
-from orchestration.defs.schedules import SCHEDULES
-from orchestration.defs.users_api import assets as users_assets
-from orchestration.defs.users_api import checks as users_checks
+import dagster as dg
+
+from core.settings import PlatformSettings, platform_settings_once
 from orchestration.resources import resources_from_env
 
-all_assets = [
-    *load_assets_from_modules(
-        [
-            users_assets,
-            snapshot_assets,
-            countries_assets,
-            sales_assets,
-            logs_assets,
-            records_assets,
-        ]
-    ),
-    *LAKE_ASSETS,
-]
-# The landing tables the serving API writes: external assets, shown for lineage.
-external_assets = [logs_assets.landing_logs, logs_assets.landing_users]
-all_checks = load_asset_checks_from_modules(
-    [users_checks, snapshot_checks, countries_checks, logs_checks]
-)
+# Single-run backfill policies, pools and spec mapping are beta or preview in Dagster 1.13; we
+# pin the minor version.
+warnings.filterwarnings("ignore", category=dg.BetaWarning)
+warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 
-# Evaluates the assets' automation conditions: downstream partitions follow their upstream.
-automation_sensor = AutomationConditionSensorDefinition(
-    "automation_sensor",
-    target=AssetSelection.all(),
-    default_status=DefaultSensorStatus.RUNNING,
-    minimum_interval_seconds=SENSOR_INTERVAL_S,
-)
 
-defs = Definitions(
-    assets=[*all_assets, *external_assets],
-    asset_checks=all_checks,
-    jobs=[*JOBS, lake_maintenance_job],
-    schedules=[*SCHEDULES, lake_maintenance_schedule],
-    sensors=[
-        sales_drop_sensor,
-        landing_sensor,
-        pipeline_runs_sensor,
-        automation_sensor,
-    ],
-    resources=resources_from_env(),
-    # Steps here are small: one process avoids a process start per step (~2 s each).
-    executor=in_process_executor,
-)
+def automation_sensor(settings: PlatformSettings) -> dg.AutomationConditionSensorDefinition:
+    """Evaluates the assets' automation conditions: downstream partitions follow their
+    upstream."""
+    return dg.AutomationConditionSensorDefinition(
+        "automation_sensor",
+        target=dg.AssetSelection.all(),
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        minimum_interval_seconds=settings.sensor_interval_s,
+    )
+
+
+def with_warehouse_kind(kind: str):
+    """Tags every warehouse table (an asset naming its table) with the engine it lives on."""
+
+    def tag(spec: dg.AssetSpec) -> dg.AssetSpec:
+        if "dagster/table_name" not in spec.metadata:
+            return spec
+        return spec.merge_attributes(kinds={kind})
+
+    return tag
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    """Assets, checks, jobs, schedules and sensors of every domain, with the resources."""
+    settings = platform_settings_once()
+    domains = dg.load_from_defs_folder(path_within_project=Path(__file__).parent)
+    return dg.Definitions.merge(
+        domains.map_asset_specs(func=with_warehouse_kind(settings.warehouse_kind)),
+        dg.Definitions(
+            sensors=[automation_sensor(settings)],
+            resources=resources_from_env(),
+            # Steps here are small: one process avoids a process start per step (~2 s each).
+            executor=dg.in_process_executor,
+        ),
+    )

@@ -30,7 +30,7 @@ SALES_DAYS = ["2024-03-01", "2024-03-02", "2024-03-03"]
 def materialize_all(root: Path, warehouse_url: str, source_url: str) -> None:
     from dagster import DagsterInstance, materialize
 
-    from orchestration.definitions import all_assets
+    from orchestration.definitions import defs
     from orchestration.resources.quality import QualityThresholds
     from orchestration.resources.sources import (
         CsvLandingResource,
@@ -54,7 +54,7 @@ def materialize_all(root: Path, warehouse_url: str, source_url: str) -> None:
 
     def run(selection: list[str], **kwargs: Any) -> None:
         result = materialize(
-            all_assets, selection=selection, resources=resources, instance=instance, **kwargs
+            defs().assets, selection=selection, resources=resources, instance=instance, **kwargs
         )
         assert result.success
 

@@ -20,11 +20,13 @@ from core.contracts.datasets import (
     USERS,
 )
 from orchestration.backfill import SALES_ASSETS
-from orchestration.definitions import all_assets
-from orchestration.defs.partitions import CONTINENTS
+from orchestration.definitions import defs
+from orchestration.defs.countries_graphql.partitions import CONTINENTS
 from orchestration.defs.raw_zone import load_records
 from orchestration.run_tags import range_tags
 from sample_sources import rest
+
+all_assets = defs().assets
 
 REST = ["raw_users", "raw_posts", "users", "posts"]
 COUNTRY_ASSETS = ["raw_countries", "countries"]

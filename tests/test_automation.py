@@ -16,12 +16,14 @@ from dagster import (
 )
 
 from core.contracts.datasets import PIPELINE_RUNS
-from orchestration.definitions import all_assets, all_checks, defs
-from orchestration.defs.partitions import daily_partitions
-from orchestration.defs.platform.sensors import pipeline_runs_sensor
-from orchestration.defs.sales_csv.sensors import sales_drop_sensor
+from orchestration import definitions
 from orchestration.resources.sources import CsvLandingResource
 from sample_sources.sales import write_drops
+
+defs = definitions.defs()
+all_assets, all_checks = defs.assets, defs.asset_checks
+sales_drop_sensor = defs.get_sensor_def("sales_drop_sensor")
+pipeline_runs_sensor = defs.get_sensor_def("pipeline_runs_sensor")
 
 
 def skipped(result) -> str | None:
@@ -77,7 +79,7 @@ def test_drop_sensor_waits_for_todays_partition(tmp_path):
 
 def test_a_first_tick_skips_days_already_loaded_from_the_same_file(platform):
     instance = DagsterInstance.ephemeral()
-    raw_sales = [a for a in all_assets if AssetKey("raw_sales") in a.keys]
+    raw_sales = [defs.get_assets_def("raw_sales")]
     assert materialize(
         raw_sales, partition_key="2024-03-01", resources=platform.resources(), instance=instance
     ).success
@@ -106,7 +108,7 @@ def test_countries_schedule_runs_every_continent_in_one_run():
 
 def land(platform, instance, day: str, **resources) -> bool:
     """Land one day's drop as the sales job's first step does: raw, orders and rejects."""
-    landing = [a for a in all_assets if AssetKey("raw_sales") in a.keys]
+    landing = [defs.get_assets_def("raw_sales")]
     return materialize(
         landing,
         partition_key=day,
@@ -141,7 +143,8 @@ def test_records_follows_a_new_day_over_years_of_empty_partitions(platform):
     instance = DagsterInstance.ephemeral()
     resources = platform.resources()
     # Years of daily partitions, a few of them filled.
-    assert len(daily_partitions.get_partition_keys()) > 365
+    days = defs.get_assets_def("raw_sales").partitions_def
+    assert len(days.get_partition_keys()) > 365
     tick = evaluate_automation_conditions(defs=defs, instance=instance)
     snapshots = ["raw_users", "users", "raw_posts", "posts"]
     # With their checks, as `rest_api_job` runs them: `records` waits for blocking ones.

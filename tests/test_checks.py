@@ -16,10 +16,9 @@ from dagster import (
 
 from core.contracts.datasets import SALES_ORDERS, SALES_REJECTS, USERS
 from core.contracts.raw import RAW_SCHEMAS, schema_drift
-from orchestration.definitions import all_assets, all_checks
+from orchestration import definitions
 from orchestration.defs.audits import Scope, Verdict
-from orchestration.defs.jobs import JOBS
-from orchestration.defs.partitions import CONTINENTS
+from orchestration.defs.countries_graphql.partitions import CONTINENTS
 from orchestration.defs.sales_csv.checks import (
     ORDERS_KEY_UNIQUE,
     ORDERS_VALUE_RANGES,
@@ -29,6 +28,13 @@ from orchestration.defs.sales_csv.checks import (
 from orchestration.resources.quality import QualityThresholds
 from orchestration.resources.sources import RestApiResource
 from sample_sources import rest
+
+CODE_LOCATION = definitions.defs()
+all_assets, all_checks, JOBS = (
+    CODE_LOCATION.assets,
+    CODE_LOCATION.asset_checks,
+    CODE_LOCATION.jobs,
+)
 
 DAY = "2024-03-01"
 

@@ -64,7 +64,8 @@ import json, warnings
 from datetime import UTC, datetime
 from dagster import build_schedule_context
 from orchestration.definitions import defs
-from orchestration.defs.partitions import daily_partitions, hourly_partitions
+
+defs = defs()
 from serving.core.config import Settings
 
 warnings.simplefilter("ignore")
@@ -72,8 +73,8 @@ two = datetime.now(UTC).replace(hour=2, minute=0, second=0, microsecond=0)
 context = build_schedule_context(scheduled_execution_time=two)
 [request] = defs.get_schedule_def("daily_sales").evaluate_tick(context).run_requests
 print(json.dumps({
-    "daily": daily_partitions.get_partition_keys(),
-    "hourly_first": hourly_partitions.get_first_partition_key(),
+    "daily": defs.get_assets_def("sales_orders").partitions_def.get_partition_keys(),
+    "hourly_first": defs.get_assets_def("logs").partitions_def.get_first_partition_key(),
     "schedule": request.partition_key,
     "api_logs_start": Settings().logs_start_date,
 }))

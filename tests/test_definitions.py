@@ -10,6 +10,8 @@ from dagster import AssetKey, Definitions
 from orchestration import definitions
 from orchestration.backfill import SALES_ASSETS
 
+defs = definitions.defs()
+
 ROOT = Path(__file__).resolve().parent.parent
 EXPECTED = {
     "rest_api": {
@@ -26,8 +28,8 @@ EXPECTED = {
 
 
 def test_definitions_load_with_every_asset_in_its_group():
-    Definitions.validate_loadable(definitions.defs)
-    specs = {s.key.to_user_string(): s for s in definitions.defs.resolve_all_asset_specs()}
+    Definitions.validate_loadable(defs)
+    specs = {s.key.to_user_string(): s for s in defs.resolve_all_asset_specs()}
     assert set(specs) == set().union(*EXPECTED.values())
     for group, names in EXPECTED.items():
         for name in names:
@@ -38,7 +40,7 @@ def test_definitions_load_with_every_asset_in_its_group():
 
 
 def test_daily_and_hourly_assets_backfill_a_range_in_one_run():
-    graph = definitions.defs.resolve_asset_graph()
+    graph = defs.resolve_asset_graph()
     for name in EXPECTED["sales_csv"] | EXPECTED["logs"]:
         node = graph.get(AssetKey.from_user_string(name))
         assert node.partitions_def is not None, name
@@ -47,7 +49,7 @@ def test_daily_and_hourly_assets_backfill_a_range_in_one_run():
 
 
 def test_lineage_runs_from_sources_to_records():
-    graph = definitions.defs.resolve_asset_graph()
+    graph = defs.resolve_asset_graph()
     upstream = graph.get(AssetKey("records")).parent_keys
     assert {k.to_user_string() for k in upstream} == {
         *("users", "posts", "countries", "sales_orders"),

@@ -22,16 +22,19 @@ from dagster import AssetKey, AssetSelection, DagsterInstance, materialize
 from deltalake import DeltaTable
 
 from core.contracts.datasets import LANDING_LOGS, SALES_ORDERS
+from orchestration import definitions
 from orchestration.backfill import SALES_ASSETS
-from orchestration.definitions import all_assets, defs
+from orchestration.defs.countries_graphql.partitions import CONTINENTS
 from orchestration.defs.lake.tables import LAKE_TABLES, LakeTable
-from orchestration.defs.partitions import CONTINENTS
 from orchestration.resources.storage import LakeResource
 from orchestration.run_tags import range_tags
 from orchestration.storage.delta import DeltaLake
 from sample_sources.sales import write_drops
 from tests.conftest import S3_BUCKET, SAMPLE_DAYS, SAMPLE_START, Platform
 from tests.test_logs_pipeline import append, at, log
+
+defs = definitions.defs()
+all_assets = defs.assets
 
 ROOT = Path(__file__).resolve().parent.parent
 DAYS = ["2024-03-01", "2024-03-02", "2024-03-03"]

@@ -35,12 +35,18 @@ from core.contracts.datasets import (
     SALES_REJECTS,
     USERS,
 )
+from orchestration import definitions
 from orchestration.backfill import SALES_ASSETS
-from orchestration.definitions import all_assets, all_checks
-from orchestration.defs.jobs import JOBS
 from orchestration.resources.sources import GraphQLResource, RestApiResource
 from sample_sources import rest
 from sample_sources.sales import HEADER, write_drops
+
+CODE_LOCATION = definitions.defs()
+all_assets, all_checks, JOBS = (
+    CODE_LOCATION.assets,
+    CODE_LOCATION.asset_checks,
+    CODE_LOCATION.jobs,
+)
 
 REST = ["raw_users", "raw_posts", "users", "posts"]
 COUNTRY_ASSETS = ["raw_countries", "countries"]

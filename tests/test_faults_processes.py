@@ -27,12 +27,13 @@ from deltalake import DeltaTable
 from core.contracts.datasets import SALES_DAILY, SALES_ORDERS, SALES_REJECTS
 from core.warehouse import open_warehouse
 from orchestration.backfill import SALES_ASSETS
-from orchestration.definitions import all_assets
+from orchestration.definitions import defs
 from sample_sources.sales import write_drops
 from tests.conftest import IN_CI
 from tests.processes import free_port, serve_api
 from tests.test_faults import DAY, FULL, lake_files
 
+all_assets = defs().assets
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,8 +44,10 @@ KILL_PARTITION_ROWS = 1_000_000 if FULL else 200_000
 MATERIALIZE = """
 import sys
 from dagster import DagsterInstance, materialize
-from orchestration.definitions import all_assets
+from orchestration.definitions import defs
 from orchestration.resources import resources_from_env
+
+all_assets = defs().assets
 
 result = materialize(
     all_assets,

@@ -23,12 +23,14 @@ from core.contracts.datasets import (
     SALES_REJECTS,
     USERS,
 )
-from orchestration.definitions import all_assets
+from orchestration.definitions import defs
 from orchestration.lake_sql import NO_LAKE_EXIT, extension_files, setup_sql
 from orchestration.resources.storage import LakeResource
 from orchestration.run_tags import range_tags
 from orchestration.storage.delta import DeltaLake
 from tests.conftest import S3_BUCKET
+
+all_assets = defs().assets
 
 ROOT = Path(__file__).resolve().parents[1]
 DAYS = ["2024-03-01", "2024-03-02"]

@@ -310,7 +310,7 @@ def our_jobs_with(executor):
     """Every job of our Definitions, with `executor` in place of the in-process one."""
     from orchestration import definitions
 
-    defs = definitions.defs
+    defs = definitions.defs()
     switched = Definitions(
         assets=defs.assets,
         asset_checks=defs.asset_checks,

@@ -29,13 +29,11 @@ from core.contracts.datasets import (
     log_hour,
 )
 from core.warehouse import Warehouse, open_warehouse, quote, timestamp_text
-from orchestration.definitions import all_assets, all_checks, defs, external_assets
-from orchestration.defs.jobs import JOBS
+from orchestration import definitions
 from orchestration.defs.logs.sensors import (
     LandingCursor,
     collapse,
     landed_hours,
-    landing_sensor,
     plan_logs,
 )
 from orchestration.resources import resources_from_env
@@ -43,6 +41,10 @@ from orchestration.resources.storage import LakeResource, WarehouseResource
 from orchestration.run_tags import RANGE_END_TAG, RANGE_START_TAG
 from sample_sources import rest
 from tests.serving_fixtures import client_for
+
+defs = definitions.defs()
+all_assets, all_checks, JOBS = defs.assets, defs.asset_checks, defs.jobs
+landing_sensor = defs.get_sensor_def("landing_sensor")
 
 T0 = dt.datetime(2024, 3, 1, 10, 0, tzinfo=dt.UTC)
 
@@ -266,7 +268,7 @@ class Pipeline:
             | resources
         )
         self.defs = Definitions(
-            assets=[*all_assets, *external_assets],
+            assets=all_assets,
             asset_checks=all_checks,
             jobs=JOBS,
             resources=self.resources,

@@ -12,13 +12,15 @@ from dagster import DagsterInstance, materialize
 
 from core.contracts.datasets import SALES_ORDERS
 from orchestration.backfill import SALES_ASSETS
-from orchestration.definitions import all_assets
+from orchestration.definitions import defs
 from orchestration.resources.sources import CsvLandingResource
 from orchestration.resources.storage import LakeResource
 from orchestration.storage.delta import DeltaLake
 from orchestration.storage.lake import Lake
 from sample_sources.sales import write_drops
 from tests.conftest import S3_BUCKET as BUCKET
+
+all_assets = defs().assets
 
 
 def s3_files(endpoint: str, prefix: str) -> list[str]:

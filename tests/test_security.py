@@ -11,9 +11,11 @@ import httpx
 import pytest
 from dagster import DagsterInstance, materialize
 
-from orchestration.definitions import all_assets
+from orchestration.definitions import defs
 from tests.processes import free_port, serve_api
 from tests.serving_fixtures import client_for, write_tie_records
+
+all_assets = defs().assets
 
 KEY, OTHER = "reader-key-1", "reader-key-2"
 

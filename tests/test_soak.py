@@ -59,7 +59,7 @@ from dagster import DagsterInstance
 from orchestration.definitions import defs
 
 first, last, stop, rounds = sys.argv[1:5]
-job, instance = defs.resolve_job_def("sales_job"), DagsterInstance.ephemeral()
+job, instance = defs().resolve_job_def("sales_job"), DagsterInstance.ephemeral()
 tags = {
     "dagster/asset_partition_range_start": first,
     "dagster/asset_partition_range_end": last,

@@ -73,7 +73,7 @@ def chromium() -> Path:
 
 def expected_assets() -> dict[str, set[str]]:
     groups: dict[str, set[str]] = {}
-    for spec in definitions.defs.resolve_all_asset_specs():
+    for spec in definitions.defs().resolve_all_asset_specs():
         groups.setdefault(spec.group_name or "default", set()).add(spec.key.to_user_string())
     return groups
 

@@ -34,7 +34,7 @@ def seed_logs(url: str) -> None:
     materialized, so `/logs` and `/logs/levels` have rows to search and page."""
     from dagster import DagsterInstance, materialize
 
-    from orchestration.defs.logs.assets import log_levels_hourly, logs
+    from orchestration.definitions import defs
     from orchestration.resources.storage import WarehouseResource
 
     records = [
@@ -52,7 +52,8 @@ def seed_logs(url: str) -> None:
         answer = client.post("/ingest/logs", json=records, headers={"X-API-Key": "seed-key"})
         assert answer.status_code == 201, answer.text
     result = materialize(
-        [logs, log_levels_hourly],
+        defs().assets,
+        selection=["logs", "log_levels_hourly"],
         resources={"warehouse": WarehouseResource(url=url)},
         instance=DagsterInstance.ephemeral(),
         tags={

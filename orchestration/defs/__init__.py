@@ -1,9 +1,3 @@
-"""Dagster definitions, one folder per data domain."""
-
-import warnings
-
-from dagster import BetaWarning, PreviewWarning
-
-# Single-run backfill policies and pools are beta in Dagster 1.13; we pin the minor version.
-warnings.filterwarnings("ignore", category=BetaWarning)
-warnings.filterwarnings("ignore", category=PreviewWarning)
+"""Dagster definitions, one folder per data domain, loaded by `dg.load_from_defs_folder`: each
+module's assets, checks, jobs, schedules and sensors, and each `@dg.definitions` function (the
+domains whose partitions or sensors follow the settings build them there, on load)."""

@@ -20,11 +20,10 @@ from orchestration.defs.audits import (
     write_audit_publish,
 )
 from orchestration.defs.automation import FOLLOW_UPSTREAM
+from orchestration.defs.countries_graphql.partitions import continent_partitions
 from orchestration.defs.freshness import DAILY_SNAPSHOT
 from orchestration.defs.metadata import definition_metadata, table_metadata
-from orchestration.defs.partitions import continent_partitions
 from orchestration.defs.raw_zone import load_records, read_raw_json, utc_now, write_raw_json
-from orchestration.defs.warehouse_kind import WAREHOUSE_KIND
 from orchestration.resources.sources import GraphQLResource
 from orchestration.resources.storage import LakeResource, WarehouseResource
 
@@ -89,7 +88,7 @@ COUNTRIES_AUDITS = [key_unique(COUNTRIES), not_null(COUNTRIES)]
 
 @asset(
     group_name=GROUP,
-    kinds={"python", WAREHOUSE_KIND},
+    kinds={"python"},
     partitions_def=continent_partitions,
     backfill_policy=BackfillPolicy.single_run(),
     deps=[raw_countries],

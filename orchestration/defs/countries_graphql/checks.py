@@ -3,7 +3,7 @@
 
 from core.contracts.raw import RAW_SCHEMAS
 from orchestration.defs.countries_graphql.assets import raw_countries_path
-from orchestration.defs.partitions import continent_partitions
+from orchestration.defs.countries_graphql.partitions import continent_partitions
 from orchestration.defs.quality import raw_drift_check
 
 raw_countries_drift = raw_drift_check(

@@ -7,7 +7,7 @@ from typing import Any
 import dagster as dg
 
 from orchestration.defs.automation import FOLLOW_UPSTREAM
-from orchestration.defs.lake.tables import LAKE_TABLES, LakeTable
+from orchestration.defs.lake.tables import LakeTable
 from orchestration.defs.metadata import column_schema, markdown_preview
 from orchestration.resources.storage import LakeResource, WarehouseResource
 from orchestration.storage.delta import TableState
@@ -33,11 +33,13 @@ def _metadata(state: TableState, rows: int, partition: str | None, preview: Any)
     }
 
 
-def lake_asset(spec: LakeTable) -> dg.AssetsDefinition:
-    """The `lake/<table>` asset of a warehouse table."""
+def lake_asset(
+    spec: LakeTable, partitions_def: dg.PartitionsDefinition | None = None
+) -> dg.AssetsDefinition:
+    """The `lake/<table>` asset of a warehouse table, partitioned as that table is."""
     layout = (
         f"partitioned by `{spec.partition_by}`, each partition replaced in one commit"
-        if spec.partitions_def
+        if partitions_def
         else "replaced whole in one commit per snapshot"
     )
 
@@ -46,8 +48,8 @@ def lake_asset(spec: LakeTable) -> dg.AssetsDefinition:
         deps=[spec.name],
         group_name=spec.group,
         kinds={"deltalake"},
-        partitions_def=spec.partitions_def,
-        backfill_policy=dg.BackfillPolicy.single_run() if spec.partitions_def else None,
+        partitions_def=partitions_def,
+        backfill_policy=dg.BackfillPolicy.single_run() if partitions_def else None,
         automation_condition=FOLLOW_UPSTREAM,
         metadata={"dagster/column_schema": column_schema(spec.contract)},
         description=(
@@ -60,7 +62,7 @@ def lake_asset(spec: LakeTable) -> dg.AssetsDefinition:
         context: dg.AssetExecutionContext, warehouse: WarehouseResource, lake: LakeResource
     ) -> Iterator[Any]:
         wh, tables = warehouse.get(), lake.tables()
-        if not spec.partitions_def:
+        if not partitions_def:
             data = spec.rows(wh.read(spec.contract, order_by=spec.order_by))
             state = tables.replace_all(spec.name, data)
             context.log.info(f"{spec.name}: {data.num_rows} row(s), version {state.version}")
@@ -101,6 +103,3 @@ def lake_asset(spec: LakeTable) -> dg.AssetsDefinition:
         )
 
     return _publish
-
-
-LAKE_ASSETS = [lake_asset(spec) for spec in LAKE_TABLES]

@@ -4,7 +4,7 @@ versions older than the retention window read, every day after the daily loads."
 import dagster as dg
 from pydantic import Field
 
-from core.settings import platform_settings
+from core.settings import platform_settings_once
 from orchestration.defs.lake.assets import lake_key
 from orchestration.defs.lake.tables import LAKE_TABLES
 from orchestration.resources.storage import LakeResource
@@ -12,7 +12,7 @@ from orchestration.resources.storage import LakeResource
 
 class LakeMaintenanceConfig(dg.Config):
     retention_hours: int = Field(
-        default_factory=lambda: platform_settings().lake_retention_hours,
+        default_factory=lambda: platform_settings_once().lake_retention_hours,
         ge=0,
         description="Versions younger than this stay readable (LAKE_RETENTION_HOURS, 168).",
     )

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from dagster import PartitionsDefinition
 
 from core.contracts import Contract
 from core.contracts.datasets import (
@@ -21,11 +20,6 @@ from core.contracts.datasets import (
     USERS,
 )
 from core.datasets import SNAPSHOTS
-from orchestration.defs.partitions import (
-    continent_partitions,
-    daily_partitions,
-    hourly_partitions,
-)
 from orchestration.storage.delta import DeltaLake, TableState, sql_literal
 
 # The hourly tables are laid out by day: a path value every filesystem and Hadoop-based reader
@@ -39,10 +33,11 @@ class LakeTable:
     """A warehouse table as the lake publishes it."""
 
     contract: Contract
-    # The domain whose jobs publish it beside its warehouse table (its asset group).
+    # The domain whose jobs publish it beside its warehouse table (its asset group); a
+    # partitioned table is partitioned as that domain's tables are.
     group: str
-    partitions_def: PartitionsDefinition | None = None
-    # The Delta partition column: the contract's partition column, or `date` for hourly tables.
+    # The Delta partition column: the contract's partition column, or `date` for hourly tables;
+    # None for a table replaced whole.
     partition_by: str | None = None
     # The order rows are written in (the primary key's when unset).
     order_by: tuple[str, ...] | None = None
@@ -74,13 +69,13 @@ class LakeTable:
 LAKE_TABLES = (
     LakeTable(USERS, "rest_api"),
     LakeTable(POSTS, "rest_api"),
-    LakeTable(COUNTRIES, "graphql_api", continent_partitions, "continent_code"),
-    LakeTable(SALES_ORDERS, "sales_csv", daily_partitions, "order_date"),
-    LakeTable(SALES_REJECTS, "sales_csv", daily_partitions, "partition_date"),
-    LakeTable(SALES_DAILY, "sales_csv", daily_partitions, "day"),
+    LakeTable(COUNTRIES, "graphql_api", "continent_code"),
+    LakeTable(SALES_ORDERS, "sales_csv", "order_date"),
+    LakeTable(SALES_REJECTS, "sales_csv", "partition_date"),
+    LakeTable(SALES_DAILY, "sales_csv", "day"),
     LakeTable(RECORDS, "unified"),
-    LakeTable(LOGS, "logs", hourly_partitions, DAY_OF_HOUR, ("timestamp", "landing_id")),
-    LakeTable(LOG_LEVELS_HOURLY, "logs", hourly_partitions, DAY_OF_HOUR),
+    LakeTable(LOGS, "logs", DAY_OF_HOUR, ("timestamp", "landing_id")),
+    LakeTable(LOG_LEVELS_HOURLY, "logs", DAY_OF_HOUR),
     # Every REST snapshot declared in core/datasets/, replaced whole.
     *(LakeTable(s.contract, s.group) for s in SNAPSHOTS),
 )

@@ -11,9 +11,11 @@ from typing import Any
 
 from dagster import (
     AssetExecutionContext,
+    AssetsDefinition,
     AssetSpec,
     BackfillPolicy,
     MaterializeResult,
+    PartitionsDefinition,
     asset,
 )
 
@@ -25,7 +27,7 @@ from core.contracts.datasets import (
     LOG_SEVERITIES,
     LOGS,
 )
-from core.warehouse import Warehouse, key_slices, quote
+from core.sql import Dialect, quote
 from orchestration.defs.audits import (
     Outcome,
     allowed_values,
@@ -39,8 +41,6 @@ from orchestration.defs.lake.assets import lake_key
 from orchestration.defs.lake.exports import export_csv, path_hour
 from orchestration.defs.lake.tables import lake_table
 from orchestration.defs.metadata import definition_metadata, export_metadata, table_metadata
-from orchestration.defs.partitions import hourly_partitions
-from orchestration.defs.warehouse_kind import WAREHOUSE_KIND
 from orchestration.resources.storage import LakeResource, WarehouseResource
 from orchestration.storage.lake import hive_path
 
@@ -52,7 +52,7 @@ def landing_spec(contract: Contract, endpoint: str) -> AssetSpec:
     return AssetSpec(
         contract.name,
         group_name="push",
-        kinds={"fastapi", WAREHOUSE_KIND},
+        kinds={"fastapi"},
         description=f"{contract.description} Written by the serving API's `{endpoint}`, not by "
         "Dagster.",
         metadata=definition_metadata(contract),
@@ -68,28 +68,27 @@ def event_id_sql() -> str:
     return "COALESCE(event_id, 'landing-' || CAST(id AS TEXT))"
 
 
-def logs_select(wh: Warehouse, hours: list[str]) -> str:
-    """The first landing row of each event id within each of `hours`, as `logs` rows.
-
-    A window function inside the warehouse: measured on 100k landing rows it beat GROUP BY +
-    MIN(id) on both engines (SQLite 1.3 s vs 1.7 s, PostgreSQL 3.8 s vs 5.6 s) and reading
-    through Arrow by far (19 s and 9.4 s); on PostgreSQL most of the time is index upkeep.
-    """
+def logs_select(dialect: Dialect) -> str:
+    """The first landing row of each event id within each of the hours `:hours`, as `logs`
+    rows: a window function inside the warehouse, faster on both engines than GROUP BY +
+    MIN(id), and far faster than reading the rows through Arrow."""
     carried = [c for c in LOGS.column_names if c not in ("event_id", "landing_id")]
     inner = ", ".join(
-        f"{wh.sql_json(quote(c))} AS {quote(c)}" if c == "attributes" else quote(c) for c in carried
+        f"{dialect.json(quote(c))} AS {quote(c)}" if c == "attributes" else quote(c)
+        for c in carried
     )
     return (
         f"SELECT {', '.join(quote(c) for c in LOGS.column_names)} FROM ("
         f"SELECT {event_id_sql()} AS event_id, {inner}, id AS landing_id, "
         f"ROW_NUMBER() OVER (PARTITION BY hour, {event_id_sql()} ORDER BY id) AS first_seen "
-        f"FROM landing_logs WHERE hour IN {wh.in_list(hours)}) landed WHERE first_seen = 1"
+        "FROM landing_logs WHERE hour IN :hours) landed WHERE first_seen = 1"
     )
 
 
-def hour_bounds(context: AssetExecutionContext) -> list[str]:
+def hour_bounds(context: AssetExecutionContext) -> dict[str, str]:
+    """The run's first and last hour, as the binds `:first` and `:last`."""
     keys = context.partition_keys
-    return [keys[0], keys[-1]]
+    return {"first": keys[0], "last": keys[-1]}
 
 
 # An event id a client sent again in another hour is the client's mistake, not the hour's: it
@@ -101,16 +100,6 @@ LOGS_AUDITS = [
 ]
 
 
-@asset(
-    group_name=GROUP,
-    kinds={"sql", WAREHOUSE_KIND},
-    deps=[landing_logs],
-    partitions_def=hourly_partitions,
-    backfill_policy=SINGLE_RUN,
-    pool="warehouse",
-    metadata=definition_metadata(LOGS),
-    check_specs=[a.spec("logs", hourly_partitions) for a in LOGS_AUDITS],
-)
 def logs(context: AssetExecutionContext, warehouse: WarehouseResource):
     """Pushed log records, one row per event id and hour: the client's `event_id`, or
     `landing-<id>` when it sent none; a repeated event id keeps its first landing row. The
@@ -123,16 +112,9 @@ def logs(context: AssetExecutionContext, warehouse: WarehouseResource):
 
     def write(conn: Any, hours: list[str]) -> dict[str, dict[str, int]]:
         written = wh.replace_partitions_from_query(
-            LOGS, hours, logs_select(wh, hours), hours, conn=conn
+            LOGS, hours, logs_select(wh.dialect), {"hours": hours}, conn=conn
         )
-        landed = dict.fromkeys(hours, 0)
-        for chunk in key_slices(hours):
-            for hour, n in conn.execute(
-                f"SELECT hour, COUNT(*) FROM landing_logs WHERE hour IN {wh.in_list(chunk)} "
-                "GROUP BY hour",
-                chunk,
-            ).fetchall():
-                landed[str(hour)] = int(n)
+        landed = wh.count_by(LANDING_LOGS.name, "hour", hours, conn=conn)
         return {h: {"rows": written[h], "landed": landed[h]} for h in hours}
 
     outcomes = publish_partitions(wh, LOGS, context.partition_keys, write, LOGS_AUDITS)
@@ -163,14 +145,6 @@ def export_path(hour: str) -> str:
     return hive_path("csv/logs", "hour", path_hour(hour), "part-0.csv")
 
 
-@asset(
-    group_name=GROUP,
-    kinds={"csv"},
-    deps=[lake_key("logs")],
-    partitions_def=hourly_partitions,
-    backfill_policy=SINGLE_RUN,
-    automation_condition=FOLLOW_UPSTREAM,
-)
 def logs_export(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
     """An hour of logs as CSV in the lake, Hive-style, in event-time order
     (`csv/logs/hour=<YYYY-MM-DDTHH>/part-0.csv`, all columns), written from the hour's published
@@ -187,16 +161,6 @@ def logs_export(context: AssetExecutionContext, lake: LakeResource) -> Materiali
     return MaterializeResult(metadata=export_metadata(files, rows, head, listed=24))
 
 
-@asset(
-    group_name=GROUP,
-    kinds={"sql", WAREHOUSE_KIND},
-    deps=[logs],
-    partitions_def=hourly_partitions,
-    backfill_policy=SINGLE_RUN,
-    automation_condition=FOLLOW_UPSTREAM,
-    pool="warehouse",
-    metadata=definition_metadata(LOG_LEVELS_HOURLY),
-)
 def log_levels_hourly(
     context: AssetExecutionContext, warehouse: WarehouseResource
 ) -> MaterializeResult:
@@ -204,15 +168,49 @@ def log_levels_hourly(
     (INSERT ... SELECT ... GROUP BY); an hour without records has no rows."""
     wh, hours = warehouse.get(), context.partition_keys
     wh.ensure_table(LOGS)
-    p = wh.placeholder
     written = wh.replace_partitions_from_query(
         LOG_LEVELS_HOURLY,
         hours,
         "SELECT hour, service, severity, COUNT(*) FROM logs "
-        f"WHERE hour >= {p} AND hour <= {p} GROUP BY hour, service, severity",
+        "WHERE hour >= :first AND hour <= :last GROUP BY hour, service, severity",
         hour_bounds(context),
     )
     preview = wh.read(LOG_LEVELS_HOURLY, [hours[-1]], limit=10)
     return MaterializeResult(
         metadata=table_metadata(LOG_LEVELS_HOURLY, preview, rows=sum(written.values()))
     )
+
+
+def logs_assets(hours: PartitionsDefinition) -> list[AssetsDefinition]:
+    """The hour's assets over the hourly partitions `hours`: the deduplicated logs (with their
+    checks), their CSV export and the level counts."""
+    return [
+        asset(
+            group_name=GROUP,
+            kinds={"sql"},
+            deps=[landing_logs],
+            partitions_def=hours,
+            backfill_policy=SINGLE_RUN,
+            pool="warehouse",
+            metadata=definition_metadata(LOGS),
+            check_specs=[a.spec("logs", hours) for a in LOGS_AUDITS],
+        )(logs),
+        asset(
+            group_name=GROUP,
+            kinds={"csv"},
+            deps=[lake_key("logs")],
+            partitions_def=hours,
+            backfill_policy=SINGLE_RUN,
+            automation_condition=FOLLOW_UPSTREAM,
+        )(logs_export),
+        asset(
+            group_name=GROUP,
+            kinds={"sql"},
+            deps=["logs"],
+            partitions_def=hours,
+            backfill_policy=SINGLE_RUN,
+            automation_condition=FOLLOW_UPSTREAM,
+            pool="warehouse",
+            metadata=definition_metadata(LOG_LEVELS_HOURLY),
+        )(log_levels_hourly),
+    ]

@@ -26,19 +26,13 @@ import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from dagster import (
-    DefaultSensorStatus,
-    RunRequest,
-    SensorEvaluationContext,
-    SensorResult,
-    sensor,
-)
+import dagster as dg
+from dagster import RunRequest, SensorResult
 
 from core.contracts.datasets import LOG_HOUR_FORMAT
 from core.warehouse import Warehouse
-from orchestration.defs.automation import LANDING_SENSOR_INTERVAL_S
-from orchestration.defs.jobs import logs_job, push_users_job
-from orchestration.defs.partitions import hourly_partitions
+from orchestration.defs.logs import jobs as logs_jobs
+from orchestration.defs.users_api import jobs as users_jobs
 from orchestration.resources.storage import WarehouseResource
 from orchestration.run_tags import range_tags
 
@@ -165,10 +159,10 @@ def logs_request(first: str, last: str, high_water: int) -> RunRequest:
     """One run of `logs_job` for the hours first..last (a single-run range when several)."""
     run_key = f"logs:{first}...{last}:{high_water}"
     if first == last:
-        return RunRequest(run_key=run_key, job_name=logs_job.name, partition_key=first)
+        return RunRequest(run_key=run_key, job_name=logs_jobs.logs_job.name, partition_key=first)
     return RunRequest(
         run_key=run_key,
-        job_name=logs_job.name,
+        job_name=logs_jobs.logs_job.name,
         tags=range_tags(first, last),
     )
 
@@ -181,27 +175,24 @@ def newest_landed_user(wh: Warehouse, after: int) -> int | None:
     return None if rows[0][0] is None else int(rows[0][0])
 
 
-@sensor(
-    jobs=[logs_job, push_users_job],
-    minimum_interval_seconds=LANDING_SENSOR_INTERVAL_S,
-    default_status=DefaultSensorStatus.RUNNING,
-    description="Follows `landing_logs` and `landing_users` past their high-water marks: runs "
-    "`logs_job` for the hours new log records touch (contiguous hours in one run) and "
-    "`push_users_job` when users were pushed. Interval: LANDING_SENSOR_INTERVAL_S, else "
-    "SENSOR_INTERVAL_S.",
-)
-def landing_sensor(context: SensorEvaluationContext, warehouse: WarehouseResource):
+def landing_tick(
+    context: dg.SensorEvaluationContext,
+    warehouse: WarehouseResource,
+    hours: dg.TimeWindowPartitionsDefinition,
+) -> SensorResult:
+    """One tick: runs for the hours of `hours` the new landing rows touch, and for pushed users;
+    the cursor moves with them."""
     wh = warehouse.get()
     cursor = LandingCursor.parse(context.cursor)
     requests: list[RunRequest] = []
 
     first, last = (
-        parse_hour(hourly_partitions.get_first_partition_key() or ""),
-        parse_hour(hourly_partitions.get_last_partition_key() or ""),
+        parse_hour(hours.get_first_partition_key() or ""),
+        parse_hour(hours.get_last_partition_key() or ""),
     )
     if first is None or last is None:
         # LOGS_START_DATE lies ahead: no hour is a partition yet, every row waits.
-        plan = LogsPlan([], cursor.logs, held=[f"from {hourly_partitions.start}"])
+        plan = LogsPlan([], cursor.logs, held=[f"from {hours.start}"])
     else:
         plan = plan_logs(landed_hours(wh, cursor.logs), cursor.logs, first, last)
     requests += [logs_request(a, b, plan.high_water) for a, b in plan.ranges]
@@ -218,7 +209,9 @@ def landing_sensor(context: SensorEvaluationContext, warehouse: WarehouseResourc
 
     newest_user = newest_landed_user(wh, cursor.users)
     if newest_user is not None:
-        requests.append(RunRequest(run_key=f"users:{newest_user}", job_name=push_users_job.name))
+        requests.append(
+            RunRequest(run_key=f"users:{newest_user}", job_name=users_jobs.push_users_job.name)
+        )
         cursor.users = newest_user
 
     if not requests:
@@ -228,3 +221,25 @@ def landing_sensor(context: SensorEvaluationContext, warehouse: WarehouseResourc
             cursor=cursor.dump(),
         )
     return SensorResult(run_requests=requests, cursor=cursor.dump())
+
+
+def landing_sensor(
+    hours: dg.TimeWindowPartitionsDefinition, interval_s: int
+) -> dg.SensorDefinition:
+    """The landing sensor over the hourly partitions `hours`, looking every `interval_s`
+    seconds."""
+
+    @dg.sensor(
+        name="landing_sensor",
+        jobs=[logs_jobs.logs_job, users_jobs.push_users_job],
+        minimum_interval_seconds=interval_s,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Follows `landing_logs` and `landing_users` past their high-water marks: "
+        "runs `logs_job` for the hours new log records touch (contiguous hours in one run) and "
+        "`push_users_job` when users were pushed. Interval: LANDING_SENSOR_INTERVAL_S, else "
+        "SENSOR_INTERVAL_S.",
+    )
+    def sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
+        return landing_tick(context, warehouse, hours)
+
+    return sensor

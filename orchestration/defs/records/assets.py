@@ -17,7 +17,6 @@ from orchestration.defs.audits import (
 from orchestration.defs.automation import follow_whole_tables
 from orchestration.defs.metadata import definition_metadata, table_metadata
 from orchestration.defs.raw_zone import utc_now
-from orchestration.defs.warehouse_kind import WAREHOUSE_KIND
 from orchestration.defs.rest_snapshots.records import RECORD_CONTRACTS, record_queries
 from orchestration.resources.storage import WarehouseResource
 
@@ -58,7 +57,7 @@ RECORDS_AUDITS = [key_unique(RECORDS), not_null(RECORDS)]
 
 @asset(
     group_name="unified",
-    kinds={"sql", WAREHOUSE_KIND},
+    kinds={"sql"},
     deps=["users", "posts", "countries", "sales_orders", *(c.name for c in RECORD_CONTRACTS)],
     automation_condition=follow_whole_tables(AssetSelection.assets("countries", "sales_orders")),
     pool="warehouse",

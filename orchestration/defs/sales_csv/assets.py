@@ -48,7 +48,6 @@ from orchestration.defs.metadata import (
     export_metadata,
     table_metadata,
 )
-from orchestration.defs.partitions import daily_partitions
 from orchestration.defs.sales_csv.checks import (
     ORDERS_KEY_UNIQUE,
     ORDERS_NOT_NULL,
@@ -57,7 +56,6 @@ from orchestration.defs.sales_csv.checks import (
     row_count_anomaly,
 )
 from orchestration.defs.sales_csv.cleaning import SOURCE_COLUMNS, CleanResult, DropCleaner
-from orchestration.defs.warehouse_kind import WAREHOUSE_KIND
 from orchestration.resources.quality import QualityThresholds
 from orchestration.resources.sources import CsvLandingResource, Drop
 from orchestration.resources.storage import LakeResource, WarehouseResource
@@ -233,61 +231,6 @@ def _failure(landings: list[Landing], location: str) -> Failure:
     )
 
 
-@multi_asset(
-    specs=[
-        AssetSpec(
-            "raw_sales",
-            group_name=GROUP,
-            kinds={"csv"},
-            description=(
-                "A day's sales drop (`<LANDING_DIR>/sales/sales_YYYY-MM-DD.csv`), copied byte "
-                "for byte into the lake's raw zone (`raw/sales/order_date=<day>/`), so a "
-                "re-clean never needs the landing area again."
-            ),
-        ),
-        AssetSpec(
-            "sales_orders",
-            deps=["raw_sales"],
-            group_name=GROUP,
-            kinds={"python", WAREHOUSE_KIND},
-            description=(
-                "Clean sales orders, one row per order_id, partitioned by order day. Rules, in "
-                "order: duplicates by order_id keep the first; a missing quantity becomes 1; a "
-                "missing, unparseable or impossible order_date rejects the row. Whitespace is "
-                "trimmed and types enforced; every other row goes to `sales_rejects`. A day is "
-                "published only if its blocking checks pass on the new version; else the "
-                "published rows stay and the offending ones go to `quarantine`."
-            ),
-            metadata=definition_metadata(SALES_ORDERS),
-        ),
-        AssetSpec(
-            "sales_rejects",
-            deps=["raw_sales"],
-            group_name=GROUP,
-            kinds={"python", WAREHOUSE_KIND},
-            description=(
-                "Rows of the day's drop that could not be cleaned: the line number, the reason "
-                "and the row as received. Malformed lines are here too. Published with the "
-                "day's orders."
-            ),
-            metadata=definition_metadata(SALES_REJECTS),
-        ),
-    ],
-    check_specs=[
-        dg.AssetCheckSpec(
-            "schema_drift",
-            asset="raw_sales",
-            description="The drop's header is exactly order_id, customer_id, product, quantity, "
-            "price, order_date; lists added and missing columns.",
-            blocking=True,
-            partitions_def=daily_partitions,
-        ),
-        *(audit.spec("sales_orders", daily_partitions) for audit in _audits(QualityThresholds())),
-    ],
-    partitions_def=daily_partitions,
-    backfill_policy=SINGLE_RUN,
-    pool="warehouse",
-)
 def land_sales_drops(
     context: AssetExecutionContext,
     landing: CsvLandingResource,
@@ -345,17 +288,6 @@ def land_sales_drops(
         raise _failure(landings, landing.location)
 
 
-@asset(
-    group_name=GROUP,
-    kinds={"sql", WAREHOUSE_KIND},
-    partitions_def=daily_partitions,
-    backfill_policy=SINGLE_RUN,
-    deps=["sales_orders"],
-    automation_condition=FOLLOW_UPSTREAM,
-    pool="warehouse",
-    metadata=definition_metadata(SALES_DAILY),
-    freshness_policy=DAILY_PARTITION,
-)
 def sales_daily(context: AssetExecutionContext, warehouse: WarehouseResource) -> MaterializeResult:
     """Orders, units and revenue (the sum of quantity * price) per day, computed in the
     warehouse; a day without orders has a row of zeros."""
@@ -386,14 +318,6 @@ def sales_daily(context: AssetExecutionContext, warehouse: WarehouseResource) ->
     return MaterializeResult()
 
 
-@asset(
-    group_name=GROUP,
-    kinds={"csv"},
-    partitions_def=daily_partitions,
-    backfill_policy=SINGLE_RUN,
-    deps=[lake_key("sales_orders")],
-    automation_condition=FOLLOW_UPSTREAM,
-)
 def sales_orders_export(context: AssetExecutionContext, lake: LakeResource) -> MaterializeResult:
     """A day's orders as CSV in the lake, Hive-style (`csv/sales_orders/order_date=<day>/
     part-0.csv`, all columns), written from the day's published version in the lake's
@@ -406,3 +330,83 @@ def sales_orders_export(context: AssetExecutionContext, lake: LakeResource) -> M
             export_metadata({day: store.uri(relpath)}, n, head, listed=1), partition_key=day
         )
     return MaterializeResult()
+
+
+def sales_assets(days: dg.PartitionsDefinition) -> list[dg.AssetsDefinition]:
+    """The day's assets over the daily partitions `days`: the drop landed into orders and
+    rejects (with their blocking checks), the daily summary and the CSV export."""
+    raw_sales = AssetSpec(
+        "raw_sales",
+        group_name=GROUP,
+        kinds={"csv"},
+        description=(
+            "A day's sales drop (`<LANDING_DIR>/sales/sales_YYYY-MM-DD.csv`), copied byte "
+            "for byte into the lake's raw zone (`raw/sales/order_date=<day>/`), so a "
+            "re-clean never needs the landing area again."
+        ),
+    )
+    sales_orders = AssetSpec(
+        "sales_orders",
+        deps=["raw_sales"],
+        group_name=GROUP,
+        kinds={"python"},
+        description=(
+            "Clean sales orders, one row per order_id, partitioned by order day. Rules, in "
+            "order: duplicates by order_id keep the first; a missing quantity becomes 1; a "
+            "missing, unparseable or impossible order_date rejects the row. Whitespace is "
+            "trimmed and types enforced; every other row goes to `sales_rejects`. A day is "
+            "published only if its blocking checks pass on the new version; else the "
+            "published rows stay and the offending ones go to `quarantine`."
+        ),
+        metadata=definition_metadata(SALES_ORDERS),
+    )
+    sales_rejects = AssetSpec(
+        "sales_rejects",
+        deps=["raw_sales"],
+        group_name=GROUP,
+        kinds={"python"},
+        description=(
+            "Rows of the day's drop that could not be cleaned: the line number, the reason "
+            "and the row as received. Malformed lines are here too. Published with the "
+            "day's orders."
+        ),
+        metadata=definition_metadata(SALES_REJECTS),
+    )
+    schema_drift = dg.AssetCheckSpec(
+        "schema_drift",
+        asset="raw_sales",
+        description="The drop's header is exactly order_id, customer_id, product, quantity, "
+        "price, order_date; lists added and missing columns.",
+        blocking=True,
+        partitions_def=days,
+    )
+    land = multi_asset(
+        specs=[raw_sales, sales_orders, sales_rejects],
+        check_specs=[
+            schema_drift,
+            *(audit.spec("sales_orders", days) for audit in _audits(QualityThresholds())),
+        ],
+        partitions_def=days,
+        backfill_policy=SINGLE_RUN,
+        pool="warehouse",
+    )(land_sales_drops)
+    summary = asset(
+        group_name=GROUP,
+        kinds={"sql"},
+        partitions_def=days,
+        backfill_policy=SINGLE_RUN,
+        deps=["sales_orders"],
+        automation_condition=FOLLOW_UPSTREAM,
+        pool="warehouse",
+        metadata=definition_metadata(SALES_DAILY),
+        freshness_policy=DAILY_PARTITION,
+    )(sales_daily)
+    export = asset(
+        group_name=GROUP,
+        kinds={"csv"},
+        partitions_def=days,
+        backfill_policy=SINGLE_RUN,
+        deps=[lake_key("sales_orders")],
+        automation_condition=FOLLOW_UPSTREAM,
+    )(sales_orders_export)
+    return [land, summary, export]

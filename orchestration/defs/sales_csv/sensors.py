@@ -2,20 +2,9 @@
 
 import json
 
-from dagster import (
-    AssetKey,
-    AssetRecordsFilter,
-    DagsterInstance,
-    DefaultSensorStatus,
-    RunRequest,
-    SensorEvaluationContext,
-    SensorResult,
-    sensor,
-)
+import dagster as dg
 
-from orchestration.defs.automation import SENSOR_INTERVAL_S
-from orchestration.defs.jobs import sales_job
-from orchestration.defs.partitions import daily_partitions
+from orchestration.defs.sales_csv import jobs
 from orchestration.resources.sources import CsvLandingResource, Drop
 
 
@@ -24,12 +13,12 @@ def fingerprint(drop: Drop) -> str:
     return f"{drop.size}-{drop.mtime_ns}"
 
 
-def already_loaded(instance: DagsterInstance, drops: dict[str, Drop]) -> dict[str, str]:
+def already_loaded(instance: dg.DagsterInstance, drops: dict[str, Drop]) -> dict[str, str]:
     """Drops whose day was materialized after the file last changed (by `make demo`, the UI or
     a backfill): a sensor switched on for the first time does not load them again."""
     loaded_at: dict[str, float] = {}
-    records_filter = AssetRecordsFilter(
-        asset_key=AssetKey("raw_sales"), asset_partitions=list(drops)
+    records_filter = dg.AssetRecordsFilter(
+        asset_key=dg.AssetKey("raw_sales"), asset_partitions=list(drops)
     )
     cursor = None
     while True:
@@ -48,15 +37,11 @@ def already_loaded(instance: DagsterInstance, drops: dict[str, Drop]) -> dict[st
     }
 
 
-@sensor(
-    job=sales_job,
-    minimum_interval_seconds=SENSOR_INTERVAL_S,
-    default_status=DefaultSensorStatus.RUNNING,
-    description="Watches `<LANDING_DIR>/sales/` and runs `sales_job` for the day of every new "
-    "or changed drop. The run key is the day and the file's size and mtime: the same file "
-    "never runs twice, a changed one runs again.",
-)
-def sales_drop_sensor(context: SensorEvaluationContext, landing: CsvLandingResource):
+def sales_drops(
+    context: dg.SensorEvaluationContext, landing: CsvLandingResource, days: dg.PartitionsDefinition
+) -> dg.SensorResult:
+    """One tick: a run of `sales_job` for each new or changed drop whose day is a partition of
+    `days`; the cursor keeps each day's file fingerprint."""
     drops = landing.drops()
     if context.cursor:
         seen: dict[str, str] = json.loads(context.cursor)
@@ -67,17 +52,35 @@ def sales_drop_sensor(context: SensorEvaluationContext, landing: CsvLandingResou
         mark = fingerprint(drop)
         if seen.get(day) == mark:
             continue
-        if not daily_partitions.has_partition_key(day):
+        if not days.has_partition_key(day):
             # Today's (or an out-of-range) day has no partition yet; look again next tick.
             waiting.append(day)
             continue
-        requests.append(RunRequest(run_key=f"sales-{day}-{mark}", partition_key=day))
+        requests.append(dg.RunRequest(run_key=f"sales-{day}-{mark}", partition_key=day))
         seen[day] = mark
     if waiting:
         context.log.info(f"drops without a partition yet: {waiting}")
     if not requests:
-        return SensorResult(
+        return dg.SensorResult(
             skip_reason=f"no new or changed drop among {len(drops)} file(s)",
             cursor=json.dumps(seen, sort_keys=True),
         )
-    return SensorResult(run_requests=requests, cursor=json.dumps(seen, sort_keys=True))
+    return dg.SensorResult(run_requests=requests, cursor=json.dumps(seen, sort_keys=True))
+
+
+def sales_drop_sensor(days: dg.PartitionsDefinition, interval_s: int) -> dg.SensorDefinition:
+    """The drop sensor over the daily partitions `days`, looking every `interval_s` seconds."""
+
+    @dg.sensor(
+        name="sales_drop_sensor",
+        job=jobs.sales_job,
+        minimum_interval_seconds=interval_s,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Watches `<LANDING_DIR>/sales/` and runs `sales_job` for the day of every "
+        "new or changed drop. The run key is the day and the file's size and mtime: the same "
+        "file never runs twice, a changed one runs again.",
+    )
+    def sensor(context: dg.SensorEvaluationContext, landing: CsvLandingResource):
+        return sales_drops(context, landing, days)
+
+    return sensor

@@ -31,7 +31,6 @@ from orchestration.defs.automation import FOLLOW_UPSTREAM
 from orchestration.defs.freshness import DAILY_SNAPSHOT
 from orchestration.defs.metadata import definition_metadata, table_metadata
 from orchestration.defs.raw_zone import load_records, read_raw_json, utc_now, write_raw_json
-from orchestration.defs.warehouse_kind import WAREHOUSE_KIND
 from orchestration.resources.sources import RestApiResource
 from orchestration.resources.storage import LakeResource, WarehouseResource
 
@@ -206,7 +205,7 @@ def add_uid_column(wh: Warehouse) -> None:
 
 @asset(
     group_name=GROUP,
-    kinds={"python", WAREHOUSE_KIND},
+    kinds={"python"},
     deps=[raw_users, "landing_users"],
     automation_condition=FOLLOW_UPSTREAM,
     # The sensor's push merges and the daily snapshot may overlap: one writer at a time.
@@ -273,7 +272,7 @@ def users(context: AssetExecutionContext, lake: LakeResource, warehouse: Warehou
 
 @asset(
     group_name=GROUP,
-    kinds={"python", WAREHOUSE_KIND},
+    kinds={"python"},
     deps=[raw_posts],
     automation_condition=FOLLOW_UPSTREAM,
     metadata=definition_metadata(POSTS),
