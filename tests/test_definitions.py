@@ -1,5 +1,7 @@
-"""The code location loads, with every asset described, grouped and typed; the CLIs agree."""
+"""The code location loads, with every asset described, grouped and typed; the CLIs agree; the
+settings are read when Dagster loads the definitions, never when a module is imported."""
 
+import json
 import os
 import subprocess
 import sys
@@ -91,3 +93,75 @@ def test_dagster_and_dg_both_load_the_code_location(tmp_path):
     assert validate.returncode == 0, validate.stderr[-2000:]
     check = _cli(home, str(bin_dir / "dg"), "check", "defs")
     assert check.returncode == 0, check.stderr[-2000:] + check.stdout[-2000:]
+    listed = _cli(home, str(bin_dir / "dg"), "list", "defs", "--json")
+    assert listed.returncode == 0, listed.stderr[-2000:]
+    names = {
+        entry.get("name") or entry.get("asset_key")
+        for section in json.loads(listed.stdout).values()
+        for entry in section
+    }
+    assert {"sales_drop_sensor", "landing_sensor", "automation_sensor", "daily_sales"} <= names
+    assert {"sales_job", "logs_job", "lake_maintenance_job", "lake/logs"} <= names
+
+
+# Imports every module of the code location with the environment it was started with, then
+# loads the definitions with another one: what they show must come from the second.
+IMPORT_THEN_LOAD = """
+import importlib, json, os, pkgutil, warnings
+warnings.simplefilter("ignore")
+import orchestration.defs
+from orchestration import definitions
+
+for module in pkgutil.walk_packages(orchestration.defs.__path__, "orchestration.defs."):
+    importlib.import_module(module.name)
+os.environ.update(json.loads(os.environ["LOAD_WITH"]))
+defs = definitions.defs()
+first = lambda key: defs.get_assets_def(key).partitions_def.get_first_partition_key()
+sensors = ("sales_drop_sensor", "landing_sensor", "pipeline_runs_sensor", "automation_sensor")
+print(json.dumps({
+    "daily": first("sales_orders"),
+    "lake_daily": first(["lake", "sales_orders"]),
+    "hourly": first("logs"),
+    "intervals": {name: defs.get_sensor_def(name).minimum_interval_seconds for name in sensors},
+    "kinds": sorted(next(iter(defs.get_assets_def("users").specs)).kinds),
+}))
+"""
+
+
+def test_no_module_reads_the_environment_at_import(tmp_path):
+    at_import = {
+        "SALES_START_DATE": "2024-01-01",
+        "LOGS_START_DATE": "2024-01-01-00:00",
+        "SENSOR_INTERVAL_S": "30",
+        "WAREHOUSE_URL": f"sqlite:///{tmp_path / 'warehouse.db'}",
+    }
+    at_load = {
+        "SALES_START_DATE": "2025-02-03",
+        "LOGS_START_DATE": "2025-02-04-05:00",
+        "SENSOR_INTERVAL_S": "7",
+        "LANDING_SENSOR_INTERVAL_S": "3",
+        "WAREHOUSE_URL": "postgresql://nowhere.invalid/warehouse",
+    }
+    env = {k: v for k, v in os.environ.items() if k != "LANDING_SENSOR_INTERVAL_S"}
+    env |= at_import | {"DAGSTER_HOME": str(tmp_path / "home"), "LOAD_WITH": json.dumps(at_load)}
+    seen = subprocess.run(
+        [sys.executable, "-c", IMPORT_THEN_LOAD],
+        cwd=tmp_path,  # no `.env` of the checkout's
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert json.loads(seen.stdout.splitlines()[-1]) == {
+        "daily": "2025-02-03",
+        "lake_daily": "2025-02-03",
+        "hourly": "2025-02-04-05:00",
+        "intervals": {
+            "sales_drop_sensor": 7,
+            "landing_sensor": 3,
+            "pipeline_runs_sensor": 7,
+            "automation_sensor": 7,
+        },
+        "kinds": ["postgres", "python"],
+    }
