@@ -1,7 +1,7 @@
 """Backfill benchmark: a year of daily sales drops as one run, as a run per day, and as a script.
 
     .venv/bin/python bench/backfill.py              # 180 days x 10,000 rows, a sample of 10 runs
-    .venv/bin/python bench/backfill.py --days 365   # the full year of the issue (~12 min)
+    .venv/bin/python bench/backfill.py --days 365   # the full year of the issue
     .venv/bin/python bench/backfill.py --quick      # 30 days x 2,000 rows, a sample of 5 runs
     .venv/bin/python bench/backfill.py --days 90 --sample 6 --profile
     .venv/bin/python bench/backfill.py --variants single,plain --dagster-yaml other.yaml
@@ -40,18 +40,15 @@ wall time is Dagster's own per-run cost. The events of a run are counted from th
 event log, and the transactions of the instance's storage as SQLAlchemy commits. Results: a
 printed table with the ratios and a verdict per target, and `bench/results/backfill.json`.
 
-Defaults: 180 days x 10,000 rows (1.8M rows), not the issue's full year: about 5 minutes on
-this 2-core machine under a load average of 4. Every variant's cost is linear in the days, so
-half a year keeps the ratios; use `--days 365` for the full year.
+Defaults: 180 days x 10,000 rows (1.8M rows), not the issue's full year, to keep the run short
+(docs/benchmarks.md gives its duration). Every variant's cost is linear in the days, so half a
+year keeps the ratios; use `--days 365` for the full year.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import json
 import os
-import platform
 import shutil
 import sqlite3
 import statistics
@@ -61,24 +58,35 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (
-    MB,
     RESULTS_DIR,
     StageTimer,
     current_rss_mb,
     export_relpath,
-    finish_child,
     format_table,
     profiled,
     raw_relpath,
-    run_child,
+    write_sales_drops,
 )
+from harness import (
+    child_main,
+    chosen_variants,
+    new_results,
+    ratio,
+    run_variant,
+    save_results,
+    stage_list,
+    step_seconds,
+    time_methods,
+    variants_parser,
+)
+from plain import DAY_TABLES, arrow_rows, bulk_sqlite, daily_row, sales_ddl, write_exports
 
 from orchestration.run_tags import range_tags
 
@@ -112,8 +120,7 @@ MAX_SINGLE_OVER_PLAIN = 1.5
 # ---------------------------------------------------------------------------------------------
 
 
-def child_main(spec_path: str) -> None:
-    spec = json.loads(Path(spec_path).read_text())
+def child_variant(spec: dict[str, Any]) -> dict[str, Any]:
     runner = {
         "single": child_single,
         "per_partition": child_per_partition,
@@ -121,8 +128,7 @@ def child_main(spec_path: str) -> None:
         "daemon": child_daemon,
     }
     stem = f"backfill_{spec['variant']}" if spec.get("profile") else None
-    result = profiled(lambda: runner[spec["variant"]](spec), stem, top=60)
-    finish_child(spec, result, verify)
+    return profiled(lambda: runner[spec["variant"]](spec), stem, top=60)
 
 
 def _dagster_setup(spec: dict[str, Any]) -> dict[str, Any]:
@@ -163,10 +169,7 @@ def _dagster_setup(spec: dict[str, Any]) -> dict[str, Any]:
         (Lake, "read_parquet", "lake read parquet (export)"),
         (Lake, "write_csv", "lake write csv (export)"),
     ]
-    for base, name, label in patches:
-        for cls in (base, *base.__subclasses__()):
-            if name in vars(cls):
-                setattr(cls, name, timer.wrap(vars(cls)[name], label))
+    time_methods(timer, patches)
     # The per-day transaction's own cost: connect, BEGIN, COMMIT and close (its body excluded).
     open_transaction = SQLiteWarehouse.transaction
 
@@ -237,21 +240,13 @@ def _dagster_setup(spec: dict[str, Any]) -> dict[str, Any]:
 
 def _execute(env: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
     """One `sales_job` run; its wall time split into asset steps, check steps and the rest."""
-    from dagster import DagsterEventType
-
     timer, events, commits = env["timer"], env["events"], env["commits"]
     logged_s, committed = timer.seconds[EVENT_LOG_STAGE], commits["commits"]
     start = time.perf_counter()
     result = env["job"].execute_in_process(instance=env["instance"], raise_on_error=False, **kwargs)
     seconds = time.perf_counter() - start
     committed = commits["commits"] - committed
-    steps: dict[str, float] = {}
-    errors = []
-    for event in result.all_events:
-        if event.event_type == DagsterEventType.STEP_SUCCESS:
-            steps[event.step_key] = round(event.event_specific_data.duration_ms / 1000, 3)
-        elif event.event_type == DagsterEventType.STEP_FAILURE:
-            errors.append(f"{event.step_key}: {event.event_specific_data.error.message.strip()}")
+    steps, error = step_seconds(result)
     # The run's events as its event log holds them, by type.
     stored = Counter(
         (e.dagster_event_type.value if e.dagster_event_type else "LOG_MESSAGE")
@@ -272,8 +267,8 @@ def _execute(env: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
         "events": sum(stored.values()),
         "commits": committed,
     }
-    if not result.success:
-        out["error"] = "; ".join(errors) or "run failed"
+    if error:
+        out["error"] = error
     return out
 
 
@@ -532,33 +527,16 @@ def child_plain(spec: dict[str, Any]) -> dict[str, Any]:
     """The same work as a plain script: the pipeline's cleaning function, one SQLite
     transaction per day, a Parquet and a CSV file per day."""
     import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.csv as pa_csv
-    import pyarrow.parquet as pq
 
-    from core.contracts.datasets import SALES_DAILY, SALES_ORDERS, SALES_REJECTS
-    from core.warehouse import open_warehouse
     from orchestration.defs.sales_csv.cleaning import clean_sales
 
-    wh = open_warehouse(spec["url"])
-    ddl = [s for c in (SALES_ORDERS, SALES_REJECTS, SALES_DAILY) for s in wh.create_statements(c)]
+    ddl = sales_ddl(spec["url"])
     timer = StageTimer()
     baseline = current_rss_mb()
     start = time.perf_counter()
     lake, landing = Path(spec["lake"]), Path(spec["landing"])
-
-    def rows(table: pa.Table) -> Any:
-        cols = [
-            (c.cast(pa.string()) if pa.types.is_date(c.type) else c).to_pylist()
-            for c in table.columns
-        ]
-        return zip(*cols, strict=True)
-
-    conn = sqlite3.connect(spec["url"].split(":///", 1)[1], isolation_level=None)
+    conn = bulk_sqlite(spec["url"])
     try:
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA cache_size=-262144")
         for stmt in ddl:
             conn.execute(stmt)
         for day in spec["days"]:
@@ -569,35 +547,22 @@ def child_plain(spec: dict[str, Any]) -> dict[str, Any]:
             with timer.stage("clean_sales (parse + rules)"), pa.memory_map(str(raw)) as source:
                 result = clean_sales(source, date.fromisoformat(day))
             orders = result.orders
-            daily = (
-                day,
-                orders.num_rows,
-                pc.sum(orders["quantity"]).as_py() or 0,
-                round(pc.sum(pc.multiply(orders["quantity"], orders["price"])).as_py() or 0, 2),
-            )
+            daily = daily_row(day, orders)
             with timer.stage("warehouse load"):
                 conn.execute("BEGIN IMMEDIATE")
-                for table, col in (
-                    ("sales_orders", "order_date"),
-                    ("sales_rejects", "partition_date"),
-                ):
+                for table, col in DAY_TABLES:
                     conn.execute(f"DELETE FROM {table} WHERE {col} = ?", [day])
                 n = orders.num_columns
                 conn.executemany(
-                    f"INSERT INTO sales_orders VALUES ({', '.join('?' * n)})", rows(orders)
+                    f"INSERT INTO sales_orders VALUES ({', '.join('?' * n)})", arrow_rows(orders)
                 )
                 conn.executemany(
-                    "INSERT INTO sales_rejects VALUES (?, ?, ?, ?)", rows(result.rejects)
+                    "INSERT INTO sales_rejects VALUES (?, ?, ?, ?)", arrow_rows(result.rejects)
                 )
                 conn.execute("INSERT OR REPLACE INTO sales_daily VALUES (?, ?, ?, ?)", daily)
                 conn.execute("COMMIT")
             with timer.stage("export parquet + csv"):
-                out = lake / export_relpath(day, "parquet")
-                out.parent.mkdir(parents=True, exist_ok=True)
-                pq.write_table(orders.drop_columns(["order_date"]), out)
-                out = lake / export_relpath(day, "csv")
-                out.parent.mkdir(parents=True, exist_ok=True)
-                pa_csv.write_csv(orders, out)
+                write_exports(lake, day, orders)
             del result, orders
     finally:
         conn.close()
@@ -620,7 +585,7 @@ def verify(spec: dict[str, Any]) -> dict[str, Any]:
 
 def totals(spec: dict[str, Any], days: list[str]) -> dict[str, Any]:
     """Orders, units, revenue, rejects, summary rows and exported rows of `days`."""
-    import pyarrow.parquet as pq
+    import pyarrow.csv as pa_csv
 
     marks = ", ".join("?" * len(days))
     with sqlite3.connect(spec["url"].split(":///", 1)[1]) as conn:
@@ -637,10 +602,12 @@ def totals(spec: dict[str, Any], days: list[str]) -> dict[str, Any]:
         ).fetchone()
     conn.close()
     lake = Path(spec["lake"])
+    # The CSV exports every variant writes (the pipeline's Parquet is its Delta table).
     exported = sum(
-        pq.read_metadata(lake / export_relpath(d, "parquet")).num_rows
+        batch.num_rows
         for d in days
-        if (lake / export_relpath(d, "parquet")).exists()
+        if (path := lake / export_relpath(d, "csv")).exists()
+        for batch in pa_csv.open_csv(path)
     )
     return {
         "orders": int(orders[0]),
@@ -694,20 +661,7 @@ class Runner:
             "runs of one",
         }.get(variant, f"{len(self.days)} partitions")
         label = f"{LABELS[variant]} ({what})" + (" [cProfile]" * profile)
-        print(f"  running {label} ...", end="", flush=True)
-        result = run_child(SCRIPT, spec, run_dir / "spec.json", CHILD_TIMEOUT_S)
-        if result.get("ok") and variant == "daemon":
-            print(
-                f" {result['single']['seconds']:.1f} s + "
-                f"{result['per_partition']['sample_seconds']:.1f} s",
-                flush=True,
-            )
-        elif result.get("ok"):
-            measured = result.get("sample_seconds", result["seconds"])
-            print(f" {measured:.1f} s, peak {result['peak_rss_mb']:.0f} MB", flush=True)
-        else:
-            print(" FAILED", flush=True)
-            print("    " + result.get("error", "?").replace("\n", "\n    "), flush=True)
+        result = run_variant(SCRIPT, spec, CHILD_TIMEOUT_S, label, summary)
         shutil.rmtree(run_dir / "lake", ignore_errors=True)
         shutil.rmtree(run_dir / "dagster_home", ignore_errors=True)
         result["warehouse"] = str(db)
@@ -734,12 +688,15 @@ def spread(days: list[str], k: int) -> list[str]:
     return sorted({days[round(i * (len(days) - 1) / (k - 1))] for i in range(k)})
 
 
-def ratio(a: float | None, b: float | None) -> float | None:
-    return round(a / b, 2) if a and b else None
-
-
-def _kv(d: dict[str, float]) -> str:
-    return ", ".join(f"{k} {v:.2f}" for k, v in sorted(d.items(), key=lambda kv: -kv[1]))
+def summary(result: dict[str, Any]) -> str:
+    """A variant's line of progress: its measured seconds."""
+    if "single" in result:  # the daemon's two kinds
+        return (
+            f"{result['single']['seconds']:.1f} s + "
+            f"{result['per_partition']['sample_seconds']:.1f} s"
+        )
+    measured = result.get("sample_seconds", result["seconds"])
+    return f"{measured:.1f} s, peak {result['peak_rss_mb']:.0f} MB"
 
 
 def _share(part: float, whole: float) -> str:
@@ -827,8 +784,8 @@ def report(res: dict[str, Any], rows: int, days: int, csv_mb: float) -> list[str
         lines.append(
             "    events by type: " + ", ".join(f"{k} {v:,}" for k, v in s["event_types"].items())
         )
-        lines.append("    steps (s): " + _kv(s["steps"]))
-        lines.append("    stages (s): " + _kv(s["stages"]))
+        lines.append("    steps (s): " + stage_list(s["steps"]))
+        lines.append("    stages (s): " + stage_list(s["stages"]))
     p = runs.get("per_partition", {})
     if p.get("ok"):
         sampled = p["sampled_runs"]
@@ -855,7 +812,7 @@ def report(res: dict[str, Any], rows: int, days: int, csv_mb: float) -> list[str
         for r in rest:
             for k, v in r["steps"].items():
                 mean_steps[k] = mean_steps.get(k, 0.0) + v / len(rest)
-        lines.append("    steps of a typical run (mean, s): " + _kv(mean_steps))
+        lines.append("    steps of a typical run (mean, s): " + stage_list(mean_steps))
         state = (
             "the single run's warehouse, cut back to the days before each run"
             if p.get("prefilled")
@@ -867,7 +824,7 @@ def report(res: dict[str, Any], rows: int, days: int, csv_mb: float) -> list[str
         )
     pl = runs.get("plain", {})
     if pl.get("ok"):
-        lines.append("  plain script stages (s): " + _kv(pl["stages"]))
+        lines.append("  plain script stages (s): " + stage_list(pl["stages"]))
     d = runs.get("daemon", {})
     if d.get("ok"):
         ds, dp = d["single"], d["per_partition"]
@@ -967,24 +924,18 @@ def verdicts(res: dict[str, Any]) -> list[str]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap = variants_parser(
+        __doc__,
+        VARIANTS,
+        quick="30 days x 2,000 rows, a sample of 5",
+        profile="also run the Dagster variants once more under cProfile "
+        "(bench/results/backfill_<variant>.txt)",
+    )
     ap.add_argument(
         "--days", type=int, default=180, help="daily partitions from 2024-01-01 (365: a year)"
     )
     ap.add_argument("--rows-per-day", type=int, default=10_000, help="rows of each day's drop")
     ap.add_argument("--sample", type=int, default=10, help="runs measured for run-per-partition")
-    ap.add_argument(
-        "--variants", default=",".join(VARIANTS), help="single,per_partition,plain,daemon"
-    )
-    ap.add_argument("--quick", action="store_true", help="30 days x 2,000 rows, a sample of 5")
-    ap.add_argument(
-        "--profile",
-        action="store_true",
-        help="also run the Dagster variants once more under cProfile "
-        "(bench/results/backfill_<variant>.txt)",
-    )
-    ap.add_argument("--keep", action="store_true", help="keep the work folder")
     ap.add_argument(
         "--dagster-yaml",
         default=str(ROOT / "deploy" / "embedded" / "dagster.yaml"),
@@ -992,44 +943,29 @@ def main() -> None:
     )
     args = ap.parse_args()
     if args.child:
-        child_main(args.child)
+        child_main(args.child, child_variant, verify)
         return
     if args.quick:
         args.days, args.rows_per_day, args.sample = 30, 2_000, 5
-    chosen = {v.strip() for v in args.variants.split(",") if v.strip()}
-    if chosen - set(VARIANTS):
-        raise SystemExit(f"unknown variants {sorted(chosen - set(VARIANTS))}: {VARIANTS}")
     # In this order: the run-per-partition sample starts from the single run's warehouse.
-    variants = [v for v in VARIANTS if v in chosen]
+    variants = chosen_variants(args.variants, VARIANTS)
     rows = args.days * args.rows_per_day
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="bench_backfill_"))
     started = time.perf_counter()
+    results = new_results(
+        days=args.days, rows_per_day=args.rows_per_day, rows=rows, sample=args.sample, variants={}
+    )
     print(
         f"backfill benchmark: {args.days} days x {args.rows_per_day:,} rows = {rows:,} rows, "
-        f"run-per-partition sample {args.sample}; {platform.python_version()} on "
+        f"run-per-partition sample {args.sample}; {results['host']['python']} on "
         f"{os.cpu_count()} CPUs; work folder {work}"
     )
-    results: dict[str, Any] = {
-        "days": args.days,
-        "rows_per_day": args.rows_per_day,
-        "rows": rows,
-        "sample": args.sample,
-        "variants": {},
-        "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "host": {"cpus": os.cpu_count(), "python": platform.python_version()},
-        "load_average_at_start": os.getloadavg(),
-    }
     try:
-        from sample_sources.sales import write_drops
-
         t = time.perf_counter()
-        files = write_drops(work / "landing", START, args.days, rows)
-        csv_mb = sum(f.stat().st_size for f in files) / MB
-        days = [(START + timedelta(days=i)).isoformat() for i in range(args.days)]
+        days, csv_mb = write_sales_drops(work / "landing", START, args.days, rows)
         sample = spread(days, args.sample)
         print(
-            f"  generated {len(files)} drops, {rows:,} rows ({csv_mb:.1f} MB) "
+            f"  generated {len(days)} drops, {rows:,} rows ({csv_mb:.1f} MB) "
             f"in {time.perf_counter() - t:.1f} s; sampled days: {', '.join(sample)}"
         )
         results["csv_mb"] = round(csv_mb, 2)
@@ -1061,18 +997,7 @@ def main() -> None:
     lines += ["  " + v for v in results["verdicts"]]
     if args.profile:
         lines.append(f"\ncProfile of the Dagster variants: {RESULTS_DIR}/backfill_<variant>.txt")
-    results["total_seconds"] = round(time.perf_counter() - started, 1)
-    results["load_average_at_end"] = os.getloadavg()
-    load = ", ".join(f"{x:.1f}" for x in results["load_average_at_start"])
-    lines.append(
-        f"\nHost load average (1/5/15 min) at start: {load}; at end: "
-        + ", ".join(f"{x:.1f}" for x in results["load_average_at_end"])
-        + f" on {os.cpu_count()} CPUs (other work on the host slows every variant alike)"
-    )
-    print("\n".join(lines))
-    out = RESULTS_DIR / "backfill.json"
-    out.write_text(json.dumps(results, indent=2))
-    print(f"\nresults: {out} (whole benchmark {results['total_seconds']:.0f} s)")
+    save_results("backfill", results, lines, started)
 
 
 if __name__ == "__main__":

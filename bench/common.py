@@ -1,13 +1,12 @@
-"""Helpers shared by the benchmarks: per-process memory, child processes, timers, tables.
+"""Helpers shared by the benchmarks: per-process memory, timers, tables, the sales drops' paths,
+servers under test and the load generator (`harness` runs the variants and writes the results).
 
-Every benchmark variant runs in a fresh child process so that its peak RSS is its own. The
-child measures itself: its resident set right after its imports (the interpreter baseline)
-and its peak (`ru_maxrss`) at the end; the increase is what the work itself cost.
+A variant measures its own memory: its resident set right after its imports (the interpreter
+baseline) and its peak (`ru_maxrss`) at the end; the increase is what the work itself cost.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import resource
@@ -15,12 +14,12 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date, timedelta
 from functools import wraps
 from pathlib import Path
 from typing import Any
@@ -72,28 +71,6 @@ class StageTimer:
         return {k: round(v, 3) for k, v in self.seconds.items()}
 
 
-def run_child(script: Path, spec: dict[str, Any], spec_path: Path, timeout_s: float) -> dict:
-    """Run `script --child spec_path` in a fresh interpreter and return the JSON it wrote.
-
-    The child writes its result to `spec["result_path"]`; its output is passed through when it
-    fails, so the reason shows.
-    """
-    spec_path.write_text(json.dumps(spec))
-    result_path = Path(spec["result_path"])
-    result_path.unlink(missing_ok=True)
-    proc = subprocess.run(
-        [sys.executable, str(script), "--child", str(spec_path)],
-        capture_output=True,
-        text=True,
-        timeout=timeout_s,
-        check=False,
-    )
-    if proc.returncode != 0 or not result_path.exists():
-        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-25:])
-        return {"ok": False, "error": f"child exited {proc.returncode}:\n{tail}"}
-    return json.loads(result_path.read_text())
-
-
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """A plain-text table, numbers right-aligned."""
     cells = [[str(h) for h in headers]] + [[format_cell(v) for v in row] for row in rows]
@@ -139,6 +116,16 @@ def export_relpath(day: str, ext: str) -> str:
     return f"{ext}/sales_orders/order_date={day}/part-0.{ext}"
 
 
+def write_sales_drops(path: Path, start: date, days: int, rows: int) -> tuple[list[str], float]:
+    """`days` daily drops from `start`, `rows` rows in all (`sample_sources.sales`, the defects
+    the cleaning rules expect included): the days, ISO, and the CSVs' size in MiB."""
+    from sample_sources.sales import write_drops
+
+    files = write_drops(path, start, days, rows)
+    dates = [(start + timedelta(days=i)).isoformat() for i in range(days)]
+    return dates, sum(f.stat().st_size for f in files) / MB
+
+
 def profiled(fn: Callable[[], Any], stem: str | None, top: int = 40) -> Any:
     """Run `fn()`, under cProfile when `stem` is given; the stats go to `bench/results/<stem>`."""
     if stem is None:
@@ -159,18 +146,6 @@ def profiled(fn: Callable[[], Any], stem: str | None, top: int = 40) -> Any:
         stats.sort_stats("cumulative").print_stats(top)
         stats.sort_stats("tottime").print_stats(top // 2)
         Path(f"{path}.txt").write_text(out.getvalue())
-
-
-def finish_child(
-    spec: dict[str, Any], result: dict[str, Any], verify: Callable[[dict[str, Any]], Any]
-) -> None:
-    """Add peak memory and the output check to a child's result and hand it to the parent."""
-    result.setdefault("ok", True)
-    result["peak_rss_mb"] = round(peak_rss_mb(), 1)
-    result["rss_increase_mb"] = round(result["peak_rss_mb"] - result["baseline_rss_mb"], 1)
-    if result.get("ok"):
-        result["check"] = verify(spec)
-    Path(spec["result_path"]).write_text(json.dumps(result))
 
 
 # -- servers under test ---------------------------------------------------------------------------

@@ -59,6 +59,7 @@ from deltalake import ColumnProperties, WriterProperties, write_deltalake
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import RESULTS_DIR, format_table
+from harness import drop_postgres, fresh_postgres, postgres_unreachable
 
 from core.contracts.datasets import SALES_ORDERS
 from core.warehouse import open_warehouse
@@ -71,7 +72,6 @@ START = date(2024, 3, 1)
 TABLE = lake_table("sales_orders")
 OTHER_DAYS = 3  # days the table holds beside the one replaced
 TARGET_VS_PLAIN = 0.8
-PG_ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://root@127.0.0.1:5432/postgres")
 PG_DB = "bench_lake"
 DELTA_EXTENSION = (
     Path(duckdb_extension_delta.__file__).parent
@@ -258,21 +258,14 @@ def publish_report(res: dict[str, Any]) -> list[str]:
 @contextmanager
 def postgres_database() -> Iterator[str | None]:
     """The URL of a fresh database of its own (dropped on exit), or None when unreachable."""
-    try:
-        import psycopg
-
-        admin = psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3)
-    except Exception as exc:
-        print(f"  PostgreSQL skipped: {PG_ADMIN_URL} unreachable ({type(exc).__name__})")
+    if why := postgres_unreachable():
+        print(f"  PostgreSQL skipped: {why}")
         yield None
         return
-    with admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)')
-        admin.execute(f'CREATE DATABASE "{PG_DB}"')
-        try:
-            yield f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{PG_DB}"
-        finally:
-            admin.execute(f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)')
+    try:
+        yield fresh_postgres(PG_DB)
+    finally:
+        drop_postgres(PG_DB)
 
 
 def duckdb_on_lake(uri: str, stack: ExitStack) -> Callable[[], list[tuple]]:

@@ -34,8 +34,8 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import RESULTS_DIR, format_table
+from harness import drop_postgres, fresh_postgres
 
-ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://root@127.0.0.1:5432/postgres")
 DB = "bench_partition_swap"
 DAYS = ("2024-03-01", "2024-03-02")
 COLUMNS = (
@@ -103,10 +103,7 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=1_000_000, help="rows per day")
     ap.add_argument("--repeat", type=int, default=3, help="runs of each variant (median)")
     args = ap.parse_args()
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {DB}")
-        admin.execute(f"CREATE DATABASE {DB}")
-    url = ADMIN_URL.rsplit("/", 1)[0] + f"/{DB}"
+    url = fresh_postgres(DB)
     seconds: dict[str, list[float]] = {name: [] for name in VARIANTS}
     try:
         with psycopg.connect(url) as conn:
@@ -123,8 +120,7 @@ def main() -> None:
                     assert count == args.rows, (name, count)
                     conn.commit()
     finally:
-        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {DB}")
+        drop_postgres(DB)
     base = statistics.median(seconds["delete + insert"])
     table = [
         [

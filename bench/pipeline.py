@@ -26,37 +26,47 @@ single-run range. Results: printed tables plus `bench/results/pipeline.json`.
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import platform
 import re
 import shutil
 import sys
 import tempfile
 import time
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import (
-    MB,
     RESULTS_DIR,
     StageTimer,
     current_rss_mb,
     export_relpath,
-    finish_child,
     format_table,
     profiled,
     raw_relpath,
-    run_child,
+    write_sales_drops,
 )
+from harness import (
+    child_main,
+    chosen_variants,
+    drop_postgres,
+    fresh_postgres,
+    new_results,
+    postgres_unreachable,
+    ratio,
+    run_variant,
+    save_results,
+    stage_list,
+    step_seconds,
+    time_methods,
+    variants_parser,
+)
+from plain import DAY_TABLES, arrow_rows, bulk_sqlite, daily_row, sales_ddl, write_exports
 
 SCRIPT = Path(__file__).resolve()
 START = date(2024, 3, 1)
-PG_ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://root@127.0.0.1:5432/postgres")
 PG_DB = "bench_pipeline"
 VARIANTS = ("dagster", "unaudited", "plain", "naive")
 SOURCE_COLUMNS = ["order_id", "customer_id", "product", "quantity", "price", "order_date"]
@@ -75,28 +85,26 @@ GROWTH_TOLERANCE = 1.15  # "not growing": N partitions within 15 % of one partit
 # ---------------------------------------------------------------------------------------------
 
 
-def child_main(spec_path: str) -> None:
-    spec = json.loads(Path(spec_path).read_text())
+def child_variant(spec: dict[str, Any]) -> dict[str, Any]:
     runner = {
         "dagster": child_dagster,
         "unaudited": child_dagster,
         "plain": child_plain,
         "naive": child_naive,
     }
-    # pyarrow imports pandas, where it is installed, on its first conversion from Python objects
-    # (~50 MB of RSS). The naive variant imports pandas before its baseline; the others would be
-    # charged for it during their run, though production installs no pandas. Same for all.
+    # pyarrow imports pandas, where it is installed, on its first conversion from Python objects.
+    # The naive variant imports pandas before its baseline; the others would be charged for it
+    # during their run, though production installs no pandas. Same for all.
     import pyarrow as pa
 
     pa.array([0])
-    result = runner[spec["variant"]](spec)
-    finish_child(spec, result, verify)
+    return runner[spec["variant"]](spec)
 
 
 def child_dagster(spec: dict[str, Any]) -> dict[str, Any]:
     # The partitions begin at the generated drops, whatever start `make run` kept.
     os.environ["SALES_START_DATE"] = START.isoformat()
-    from dagster import DagsterEventType, DagsterInstance, materialize
+    from dagster import DagsterInstance, materialize
 
     from core.warehouse import Warehouse
     from orchestration.backfill import SALES_ASSETS
@@ -132,10 +140,7 @@ def child_dagster(spec: dict[str, Any]) -> dict[str, Any]:
         (Lake, "write_csv", "lake write csv"),
         (Lake, "write_csv_batches", "lake write csv"),
     ]
-    for base, name, label in patches:
-        for cls in (base, *base.__subclasses__()):
-            if name in vars(cls):
-                setattr(cls, name, timer.wrap(vars(cls)[name], label))
+    time_methods(timer, patches)
     # Write, audit, publish: the audits run inside each day's write transaction. `unaudited` is
     # the same pipeline with them skipped (every version published): the write as it was.
     from orchestration.defs.audits import Verdict
@@ -177,13 +182,7 @@ def child_dagster(spec: dict[str, Any]) -> dict[str, Any]:
         stem,
     )
     seconds = time.perf_counter() - start
-    steps: dict[str, float] = {}
-    errors = []
-    for event in result.all_events:
-        if event.event_type == DagsterEventType.STEP_SUCCESS:
-            steps[event.step_key] = round(event.event_specific_data.duration_ms / 1000, 3)
-        elif event.event_type == DagsterEventType.STEP_FAILURE:
-            errors.append(f"{event.step_key}: {event.event_specific_data.error.message.strip()}")
+    steps, error = step_seconds(result)
     out = {
         "ok": result.success,
         "seconds": round(seconds, 3),
@@ -192,8 +191,8 @@ def child_dagster(spec: dict[str, Any]) -> dict[str, Any]:
         "stages": timer.as_dict(),
         "run_overhead_s": round(seconds - sum(steps.values()), 3),
     }
-    if not result.success:
-        out["error"] = "; ".join(errors) or "run failed"
+    if error:
+        out["error"] = error
     return out
 
 
@@ -201,12 +200,10 @@ def child_plain(spec: dict[str, Any]) -> dict[str, Any]:
     """The same job as a plain script with the fastest tools at hand."""
     import numpy as np
     import pyarrow as pa
-    import pyarrow.compute as pc
     import pyarrow.csv as pa_csv
-    import pyarrow.parquet as pq
 
     conn_mod = _warehouse_module(spec["engine"])
-    ddl = _contract_ddl(spec)
+    ddl = sales_ddl(spec["url"])
     timer = StageTimer()
     baseline = current_rss_mb()
     start = time.perf_counter()
@@ -243,21 +240,11 @@ def child_plain(spec: dict[str, Any]) -> dict[str, Any]:
             with timer.stage("clean (pyarrow)"):
                 orders, rejects = plain_clean(table, lines, skipped, day)
                 del table
-            daily = (
-                day,
-                orders.num_rows,
-                pc.sum(orders["quantity"]).as_py() or 0,
-                round(pc.sum(pc.multiply(orders["quantity"], orders["price"])).as_py() or 0, 2),
-            )
+            daily = daily_row(day, orders)
             with timer.stage("warehouse load"):
                 conn_mod.load(conn, ddl, day, orders, rejects, daily)
             with timer.stage("export parquet + csv"):
-                out = lake / export_relpath(day, "parquet")
-                out.parent.mkdir(parents=True, exist_ok=True)
-                pq.write_table(orders.drop_columns(["order_date"]), out)
-                out = lake / export_relpath(day, "csv")
-                out.parent.mkdir(parents=True, exist_ok=True)
-                pa_csv.write_csv(orders, out)
+                write_exports(lake, day, orders)
             totals["orders"] += orders.num_rows
             totals["rejects"] += rejects.num_rows
             del orders, rejects
@@ -389,7 +376,7 @@ def child_naive(spec: dict[str, Any]) -> dict[str, Any]:
     import pandas as pd
 
     engine = spec["engine"]
-    ddl = _contract_ddl(spec)
+    ddl = sales_ddl(spec["url"])
     if engine == "sqlite":
         import sqlite3
 
@@ -476,48 +463,23 @@ def child_naive(spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _contract_ddl(spec: dict[str, Any]) -> list[str]:
-    """The pipeline's own DDL for the three sales tables, so every variant loads the same
-    tables with the same keys and indexes."""
-    from core.contracts.datasets import SALES_DAILY, SALES_ORDERS, SALES_REJECTS
-    from core.warehouse import open_warehouse
-
-    wh = open_warehouse(spec["url"])
-    return [s for c in (SALES_ORDERS, SALES_REJECTS, SALES_DAILY) for s in wh.create_statements(c)]
-
-
 class _SQLiteLoad:
     """One `executemany` per table in one WAL transaction, the secondary indexes built after."""
 
     @staticmethod
     def connect(spec: dict[str, Any]) -> Any:
-        import sqlite3
-
-        conn = sqlite3.connect(spec["url"].split(":///", 1)[1], isolation_level=None)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA cache_size=-262144")
-        return conn
+        return bulk_sqlite(spec["url"])
 
     @staticmethod
     def load(conn: Any, ddl: list[str], day: str, orders: Any, rejects: Any, daily: tuple) -> None:
-        import pyarrow as pa
-
-        def rows(table: pa.Table) -> Any:
-            cols = [
-                (c.cast(pa.string()) if pa.types.is_date(c.type) else c).to_pylist()
-                for c in table.columns
-            ]
-            return zip(*cols, strict=True)
-
         conn.execute("BEGIN IMMEDIATE")
         for stmt in ddl:
             conn.execute(stmt)
-        for table, col in (("sales_orders", "order_date"), ("sales_rejects", "partition_date")):
+        for table, col in DAY_TABLES:
             conn.execute(f"DELETE FROM {table} WHERE {col} = ?", [day])
         indexes = _secondary_indexes(conn, ddl)  # built after the load, on a fresh table
-        conn.executemany("INSERT INTO sales_orders VALUES (?, ?, ?, ?, ?, ?)", rows(orders))
-        conn.executemany("INSERT INTO sales_rejects VALUES (?, ?, ?, ?)", rows(rejects))
+        conn.executemany("INSERT INTO sales_orders VALUES (?, ?, ?, ?, ?, ?)", arrow_rows(orders))
+        conn.executemany("INSERT INTO sales_rejects VALUES (?, ?, ?, ?)", arrow_rows(rejects))
         for stmt in indexes:
             conn.execute(stmt)
         conn.execute("INSERT OR REPLACE INTO sales_daily VALUES (?, ?, ?, ?)", daily)
@@ -543,7 +505,7 @@ class _PostgresLoad:
         with conn.transaction():
             for stmt in ddl:
                 conn.execute(stmt)
-            for table, col in (("sales_orders", "order_date"), ("sales_rejects", "partition_date")):
+            for table, col in DAY_TABLES:
                 conn.execute(f"DELETE FROM {table} WHERE {col} = %s", [day])
             indexes = _secondary_indexes(conn, ddl)  # built after the load, on a fresh table
             for name, table in (("sales_orders", orders), ("sales_rejects", rejects)):
@@ -613,32 +575,6 @@ def verify(spec: dict[str, Any]) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------
 
 
-def postgres_unreachable() -> str | None:
-    try:
-        import psycopg
-
-        with psycopg.connect(PG_ADMIN_URL, connect_timeout=3):
-            return None
-    except Exception as exc:
-        return f"{PG_ADMIN_URL} unreachable: {str(exc).strip() or type(exc).__name__}"
-
-
-def fresh_postgres() -> str:
-    import psycopg
-
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{PG_DB}"')
-    return f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{PG_DB}"
-
-
-def drop_postgres() -> None:
-    import psycopg
-
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{PG_DB}" WITH (FORCE)')
-
-
 class Runner:
     def __init__(self, work: Path, profile: bool) -> None:
         self.work = work
@@ -651,7 +587,9 @@ class Runner:
         self.count += 1
         run_dir = self.work / f"run{self.count}-{variant}-{engine}"
         run_dir.mkdir()
-        url = f"sqlite:///{run_dir / 'warehouse.db'}" if engine == "sqlite" else fresh_postgres()
+        url = (
+            f"sqlite:///{run_dir / 'warehouse.db'}" if engine == "sqlite" else fresh_postgres(PG_DB)
+        )
         spec = {
             "variant": variant,
             "engine": engine,
@@ -663,30 +601,17 @@ class Runner:
             "result_path": str(run_dir / "result.json"),
         }
         label = f"{variant} on {engine}, {len(days)} partition(s)" + (" [cProfile]" * profile)
-        print(f"  running {label} ...", end="", flush=True)
-        result = run_child(SCRIPT, spec, run_dir / "spec.json", CHILD_TIMEOUT_S)
-        if result.get("ok"):
-            print(f" {result['seconds']:.1f} s, peak {result['peak_rss_mb']:.0f} MB", flush=True)
-        else:
-            print(" FAILED", flush=True)
-            print("    " + result.get("error", "?").replace("\n", "\n    "), flush=True)
+        result = run_variant(
+            SCRIPT,
+            spec,
+            CHILD_TIMEOUT_S,
+            label,
+            lambda r: f"{r['seconds']:.1f} s, peak {r['peak_rss_mb']:.0f} MB",
+        )
         shutil.rmtree(run_dir / "lake", ignore_errors=True)
         for f in run_dir.glob("warehouse.db*"):
             f.unlink()
         return result
-
-
-def write_landing(path: Path, days: int, rows_per_day: int) -> tuple[list[str], int]:
-    from sample_sources.sales import write_drops
-
-    files = write_drops(path, START, days, rows_per_day * days)
-    return [(START + timedelta(days=i)).isoformat() for i in range(days)], sum(
-        f.stat().st_size for f in files
-    )
-
-
-def ratio(a: float | None, b: float | None) -> float | None:
-    return round(a / b, 2) if a and b else None
 
 
 def report_engine(engine: str, res: dict[str, Any], rows: int, csv_mb: float) -> list[str]:
@@ -748,17 +673,15 @@ def report_engine(engine: str, res: dict[str, Any], rows: int, csv_mb: float) ->
     d = runs.get("dagster", {})
     if d.get("ok"):
         lines.append(
-            "  dagster steps (s): " + _kv(d["steps"]) + f"; run overhead {d['run_overhead_s']}"
+            "  dagster steps (s): "
+            + stage_list(d["steps"])
+            + f"; run overhead {d['run_overhead_s']}"
         )
-        lines.append("  dagster stages (s): " + _kv(d["stages"]))
+        lines.append("  dagster stages (s): " + stage_list(d["stages"]))
     for v in ("unaudited", "plain", "naive"):
         if runs.get(v, {}).get("ok"):
-            lines.append(f"  {v} stages (s): " + _kv(runs[v]["stages"]))
+            lines.append(f"  {v} stages (s): " + stage_list(runs[v]["stages"]))
     return lines
-
-
-def _kv(d: dict[str, float]) -> str:
-    return ", ".join(f"{k} {v:.2f}" for k, v in sorted(d.items(), key=lambda kv: -kv[1]))
 
 
 def verdicts(engine: str, res: dict[str, Any], csv_mb: float) -> list[str]:
@@ -826,8 +749,12 @@ def verdicts(engine: str, res: dict[str, Any], csv_mb: float) -> list[str]:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap = variants_parser(
+        __doc__,
+        VARIANTS,
+        quick="100k rows, a smoke run",
+        profile="also run the Dagster child under cProfile",
+    )
     ap.add_argument("--rows", type=int, default=1_000_000, help="rows of the one-day drop")
     ap.add_argument("--engines", default="sqlite,postgres", help="sqlite,postgres")
     ap.add_argument(
@@ -839,46 +766,33 @@ def main() -> None:
     ap.add_argument(
         "--partition-rows", type=int, help="rows per partition in the growth check (rows/10)"
     )
-    ap.add_argument("--variants", default=",".join(VARIANTS), help=",".join(VARIANTS))
-    ap.add_argument("--quick", action="store_true", help="100k rows, a smoke run")
-    ap.add_argument(
-        "--profile", action="store_true", help="also run the Dagster child under cProfile"
-    )
-    ap.add_argument("--keep", action="store_true", help="keep the work folder")
     args = ap.parse_args()
     if args.child:
-        child_main(args.child)
+        child_main(args.child, child_variant, verify)
         return
     if args.quick:
         args.rows = 100_000
     part_rows = args.partition_rows or max(args.rows // 10, 10_000)
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
-    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    variants = chosen_variants(args.variants, VARIANTS)
     work = Path(tempfile.mkdtemp(prefix="bench_pipeline_"))
     started = time.perf_counter()
+    results = new_results(rows=args.rows, engines={}, skipped={})
     print(
         f"pipeline benchmark: {args.rows:,} rows, engines {engines}, "
-        f"{platform.python_version()} on {os.cpu_count()} CPUs; work folder {work}"
+        f"{results['host']['python']} on {os.cpu_count()} CPUs; work folder {work}"
     )
-    results: dict[str, Any] = {
-        "rows": args.rows,
-        "engines": {},
-        "skipped": {},
-        "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "host": {"cpus": os.cpu_count(), "python": platform.python_version()},
-        "load_average_at_start": os.getloadavg(),
-    }
     try:
         t = time.perf_counter()
-        days, csv_bytes = write_landing(work / "landing", 1, args.rows)
-        csv_mb = csv_bytes / MB
+        days, csv_mb = write_sales_drops(work / "landing", START, 1, args.rows)
         print(
             f"  generated {args.rows:,} rows ({csv_mb:.1f} MB) in {time.perf_counter() - t:.1f} s"
         )
         growth_days: list[str] = []
         if args.partitions > 0 and "dagster" in variants:
-            growth_days, _ = write_landing(work / "landing_growth", args.partitions, part_rows)
+            growth_days, _ = write_sales_drops(
+                work / "landing_growth", START, args.partitions, part_rows * args.partitions
+            )
         results["csv_mb"] = round(csv_mb, 2)
         runner = Runner(work, args.profile)
         for engine in engines:
@@ -906,7 +820,7 @@ def main() -> None:
     finally:
         if "postgres" in engines and "postgres" not in results["skipped"]:
             try:
-                drop_postgres()
+                drop_postgres(PG_DB)
             except Exception as exc:
                 print(f"could not drop {PG_DB}: {exc}")
         if not args.keep:
@@ -923,18 +837,7 @@ def main() -> None:
     if args.profile:
         lines.append(f"\ncProfile of the Dagster runs: {RESULTS_DIR}/pipeline_dagster_<engine>.txt")
     results["verdicts"] = [v.strip() for v in lines if v.strip().startswith("[")]
-    results["total_seconds"] = round(time.perf_counter() - started, 1)
-    results["load_average_at_end"] = os.getloadavg()
-    load = ", ".join(f"{x:.1f}" for x in results["load_average_at_start"])
-    lines.append(
-        f"\nHost load average (1/5/15 min) at start: {load}; at end: "
-        + ", ".join(f"{x:.1f}" for x in results["load_average_at_end"])
-        + f" on {os.cpu_count()} CPUs (other work on the host slows every variant alike)"
-    )
-    print("\n".join(lines))
-    out = RESULTS_DIR / "pipeline.json"
-    out.write_text(json.dumps(results, indent=2))
-    print(f"\nresults: {out} (whole benchmark {results['total_seconds']:.0f} s)")
+    save_results("pipeline", results, lines, started)
 
 
 if __name__ == "__main__":

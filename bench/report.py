@@ -4,11 +4,12 @@
     .venv/bin/python bench/report.py --results DIR --out FILE
 
 `make bench` runs it last. Each benchmark writes its own JSON (`bench/pipeline.py`,
-`bench/backfill.py`, `bench/lake.py` and `bench/partition_swap.py` always; `bench/serving.py` with
-`--json`, which `make bench` passes); this script only reads them, so the figures in the report
-are the measured ones. A benchmark whose JSON is missing or unreadable is named, with the command
-that produces it. The targets shown are read from the benchmark scripts' own constants where they
-are module constants (`MAX_VS_PLAIN`, ...), so they cannot drift apart from the scripts' verdicts.
+`bench/backfill.py`, `bench/ingest.py`, `bench/lake.py` and `bench/partition_swap.py` always;
+`bench/serving.py` with `--json`, which `make bench` passes); this script only reads them, so
+the figures in the report are the measured ones. A benchmark whose JSON is missing or unreadable
+is named, with the command that produces it. The targets shown are read from the benchmark
+scripts' own constants where they are module constants (`MAX_VS_PLAIN`, ...), so they cannot
+drift apart from the scripts' verdicts.
 
 Needs nothing but the standard library: it runs on a results folder copied from another host.
 """
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from common import format_cell
+from harness import ratio
 
 BENCH = Path(__file__).resolve().parent
 RESULTS = BENCH / "results"
@@ -60,10 +62,6 @@ def table(headers: Sequence[str], rows: Sequence[Row]) -> list[str]:
     ]
     lines += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in rows]
     return lines
-
-
-def ratio(a: float | None, b: float | None) -> float | None:
-    return round(a / b, 2) if a and b else None
 
 
 def verdict(value: float | None, target: float | None, at_least: bool) -> str:
@@ -270,6 +268,65 @@ def render_backfill(res: dict[str, Any], path: Path) -> list[str]:
     return out
 
 
+def render_ingest(res: dict[str, Any], path: Path) -> list[str]:
+    k = constants("ingest.py")
+    out = header(res, path)
+    out += [
+        f"wrk posts batches of {fmt(res.get('batch_size'))} log records over "
+        f"{fmt(res.get('concurrency'))} connections for {fmt(res.get('duration_s'))} s per "
+        "endpoint, to one uvicorn worker; the floor is a bulk load of the same records with no "
+        "HTTP. CPU: milliseconds per batch, the server process and the PostgreSQL processes."
+        + SMALL
+        * (res.get("duration_s") != 10),
+        "",
+    ]
+    labels = {"ingest": "`POST /ingest/logs`", "orm": "ORM `add_all` + `commit`"}
+    rows: list[Row] = []
+    for engine, er in res.get("engines", {}).items():
+        runs = er["variants"]
+        for variant, r in runs.items():
+            rows.append(
+                [
+                    engine,
+                    labels.get(variant) or f"floor: {r.get('how', variant)}",
+                    r["records_per_s"],
+                    r.get("p50_ms"),
+                    r.get("p99_ms"),
+                    r.get("server_cpu_ms"),
+                    r.get("db_cpu_ms"),
+                    ratio(runs["ingest"]["records_per_s"], r["records_per_s"]),
+                ]
+            )
+    out += table(
+        [
+            "engine",
+            "variant",
+            "records/s",
+            "p50 ms",
+            "p99 ms",
+            "server CPU",
+            "db CPU",
+            "ingest / variant",
+        ],
+        rows,
+    )
+    seen = res.get("visibility_s")
+    if seen:
+        out += [
+            "",
+            "POST to visible in `GET /logs`: " + ", ".join(f"{fmt(s)} s" for s in seen) + ".",
+        ]
+    out += [
+        "",
+        f"Targets: `POST /ingest/logs` / ORM endpoint >= {k.get('MIN_VS_ORM', '?')}, records/s "
+        f"on PostgreSQL >= {fmt(k.get('MIN_POSTGRES_RECORDS_PER_S'))}, POST to visible <= "
+        f"{k.get('MAX_VISIBLE_S', '?')} s. The script's verdicts:",
+        "",
+    ]
+    out += bullets(res.get("verdicts") or ["(none recorded)"])
+    return out
+
+
 SERVING_CASES = {
     "trivial": "trivial `/ping`",
     "first": "first page",
@@ -421,8 +478,8 @@ def render_partition_swap(res: dict[str, Any], path: Path) -> list[str]:
 
 
 Renderer = Callable[[dict[str, Any], Path], list[str]]
-# stem of the JSON, title, the command that writes it, renderer (None: writes no JSON).
-BENCHMARKS: list[tuple[str, str, str, Renderer | None]] = [
+# stem of the JSON, title, the command that writes it, renderer.
+BENCHMARKS: list[tuple[str, str, str, Renderer]] = [
     (
         "pipeline",
         "Pipeline: a daily drop through the sales assets",
@@ -441,7 +498,12 @@ BENCHMARKS: list[tuple[str, str, str, Renderer | None]] = [
         ".venv/bin/python bench/serving.py --json bench/results/serving.json",
         render_serving,
     ),
-    ("ingest", "Push ingest: `POST /ingest/logs`", ".venv/bin/python bench/ingest.py", None),
+    (
+        "ingest",
+        "Push ingest: `POST /ingest/logs`",
+        ".venv/bin/python bench/ingest.py",
+        render_ingest,
+    ),
     (
         "lake",
         "Lake: publishing a day as Delta, querying 30 days",
@@ -481,20 +543,14 @@ def render(results: Path) -> tuple[str, list[str]]:
         known.add(path.name)
         out += ["", f"## {title}", ""]
         if not path.exists():
-            if renderer is None:
-                out.append(
-                    f"_`{command.split()[-1]}` prints its figures and writes no JSON: "
-                    "nothing to render; read its output._"
-                )
-            else:
-                also = " (or `make bench`)" if "make bench" not in title else ""
-                out.append(f"_Missing: no `{path.name}`. Run `{command}`{also}._")
+            also = " (or `make bench`)" if "make bench" not in title else ""
+            out.append(f"_Missing: no `{path.name}`. Run `{command}`{also}._")
             missing.append(stem)
             continue
         try:
             res = json.loads(path.read_text())
-            if renderer is None or not isinstance(res, dict):
-                raise ValueError("no renderer for it")
+            if not isinstance(res, dict):
+                raise ValueError("not a JSON object")
             out += renderer(res, path)
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             out.append(f"_`{path.name}` could not be rendered ({type(exc).__name__}: {exc})._")
