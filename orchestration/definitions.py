@@ -3,6 +3,7 @@ them: the warehouse engine's kind on its tables, the automation sensor, the reso
 executor."""
 
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import dagster as dg
@@ -27,7 +28,7 @@ def automation_sensor(settings: PlatformSettings) -> dg.AutomationConditionSenso
     )
 
 
-def with_warehouse_kind(kind: str):
+def with_warehouse_kind(kind: str) -> Callable[[dg.AssetSpec], dg.AssetSpec]:
     """Tags every warehouse table (an asset naming its table) with the engine it lives on."""
 
     def tag(spec: dg.AssetSpec) -> dg.AssetSpec:
