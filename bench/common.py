@@ -13,6 +13,7 @@ import resource
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import time
 from collections import defaultdict
@@ -124,6 +125,50 @@ def write_sales_drops(path: Path, start: date, days: int, rows: int) -> tuple[li
     files = write_drops(path, start, days, rows)
     dates = [(start + timedelta(days=i)).isoformat() for i in range(days)]
     return dates, sum(f.stat().st_size for f in files) / MB
+
+
+# The sales tables and the column that holds a row's day (the partition column).
+SALES_DAY_COLUMNS = {
+    "sales_orders": "order_date",
+    "sales_rejects": "partition_date",
+    "sales_daily": "day",
+}
+
+
+def delete_sales_days(url: str, days: list[str]) -> None:
+    """Delete `days` from the sales tables and their ledger rows."""
+    conn = sqlite3.connect(url.split(":///", 1)[1], isolation_level=None, timeout=60)
+    try:
+        marks = ", ".join("?" * len(days))
+        conn.execute("BEGIN IMMEDIATE")
+        for table, column in SALES_DAY_COLUMNS.items():
+            conn.execute(f'DELETE FROM "{table}" WHERE "{column}" IN ({marks})', days)
+        conn.execute(
+            f"DELETE FROM partition_ledger WHERE asset IN (?, ?, ?) AND partition IN ({marks})",
+            [*SALES_DAY_COLUMNS, *days],
+        )
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+
+
+def truncate_sales_from(url: str, day: str) -> None:
+    """Delete `day` and every later day from the sales tables and their ledger rows."""
+    conn = sqlite3.connect(url.split(":///", 1)[1], isolation_level=None, timeout=60)
+    try:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        conn.execute("BEGIN IMMEDIATE")
+        for table, column in SALES_DAY_COLUMNS.items():
+            if table in tables:
+                conn.execute(f'DELETE FROM "{table}" WHERE "{column}" >= ?', [day])
+        if "partition_ledger" in tables:
+            conn.execute(
+                "DELETE FROM partition_ledger WHERE asset IN (?, ?, ?) AND partition >= ?",
+                [*SALES_DAY_COLUMNS, day],
+            )
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
 
 
 def profiled(fn: Callable[[], Any], stem: str | None, top: int = 40) -> Any:
