@@ -41,7 +41,8 @@ sys.path.insert(0, str(ROOT))
 from bench.common import ensure_wrk, free_port, pinned, run_wrk, stop_process  # noqa: E402
 from bench.common import start_process as start  # noqa: E402
 from core.contracts import CONTRACTS  # noqa: E402
-from core.warehouse import open_warehouse, timestamp_text  # noqa: E402
+from core.sql import timestamp_text  # noqa: E402
+from core.warehouse import open_warehouse  # noqa: E402
 
 SECRET = "bench-cursor-secret"
 PG_ADMIN = os.environ.get("BENCH_POSTGRES_URL", "postgresql://root@127.0.0.1:5432/postgres")
@@ -89,8 +90,8 @@ def build(url: str, rows: int) -> None:
     wh.ensure_table(records)
     now = timestamp_text(dt.datetime.now(dt.UTC))
     wh.replace_from_query(
-        records, f"source = {wh.placeholder}", ["sales"], source_queries(wh)["sales"], [now],
-        slice_name="source=sales",
+        records, source_queries(wh.dialect)["sales"], {"now": now},
+        where={"source": "sales"}, slice_name="source=sales",
     )  # fmt: skip
     with wh.transaction() as conn:
         conn.execute("ANALYZE")

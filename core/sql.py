@@ -1,12 +1,12 @@
 """The warehouse's SQL as text, for both engines: identifiers, timestamps, keys and each
-engine's DDL (its dialect). No driver and no pyarrow: the serving API builds its statements and
-creates its tables with it, and the warehouse writer (`core.warehouse`) runs the same DDL."""
+engine's dialect (DDL, upserts, the expressions that differ). No driver, no pyarrow and no
+SQLAlchemy: the serving API builds its statements and creates its tables with it, and the
+warehouse writer (`core.warehouse`) runs the same DDL; `core.statements` binds parameters."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
 from urllib.parse import urlsplit
 
 from core.contracts import Column, Contract
@@ -71,15 +71,52 @@ def indexes(contract: Contract) -> list[tuple[str, bool, tuple[str, ...]]]:
 
 
 class Dialect:
-    """One engine's SQL: its placeholder, column types and DDL."""
+    """One engine's SQL: its placeholder (for the raw bulk paths; statements name their binds,
+    see `core.statements`), column types, DDL, upserts and the expressions that differ."""
 
     engine = ""
     placeholder = "?"
     ddl_types: dict[str, str] = {}
 
-    def in_list(self, values: Sequence[Any]) -> str:
-        """A parenthesized list of placeholders for `values`."""
-        return "(" + ", ".join([self.placeholder] * len(values)) + ")"
+    # -- expressions ------------------------------------------------------------------------
+    def date_to_timestamp(self, expr: str) -> str:
+        """A date column as a timestamp at midnight UTC."""
+        raise NotImplementedError
+
+    def decimal_text(self, expr: str, places: int) -> str:
+        """A number as text with a fixed number of decimal places."""
+        raise NotImplementedError
+
+    def json(self, expr: str) -> str:
+        """JSON text as the engine's JSON column type takes it (text on SQLite)."""
+        return expr
+
+    def timestamp(self, expr: str) -> str:
+        """A `timestamp_text` value (e.g. a bind) where SQL cannot infer its type."""
+        return expr
+
+    def select_list(self, contract: Contract) -> str:
+        """The contract's columns as read into Arrow (each engine's text for timestamps)."""
+        return ", ".join(quote(c) for c in contract.column_names)
+
+    # -- statements -------------------------------------------------------------------------
+    def upsert(self, table: str, columns: Sequence[str], key: Sequence[str], source: str) -> str:
+        """Insert the rows of `source` (a `SELECT` of `columns`, or `VALUES (...)`) into
+        `table`, updating the other columns of rows whose `key` exists."""
+        cols = ", ".join(quote(c) for c in columns)
+        updates = ", ".join(f"{quote(c)} = excluded.{quote(c)}" for c in columns if c not in key)
+        # `WHERE true` lets SQLite parse ON CONFLICT after INSERT ... SELECT.
+        where = " WHERE true" if source.lstrip().upper().startswith("SELECT") else ""
+        return (
+            f"INSERT INTO {quote(table)} ({cols}) {source}{where} "
+            f"ON CONFLICT ({', '.join(quote(c) for c in key)}) "
+            + (f"DO UPDATE SET {updates}" if updates else "DO NOTHING")
+        )
+
+    def temp_table_like(self, name: str, table: str) -> str:
+        """A temporary, empty table with `table`'s columns, gone at the latest with the
+        connection."""
+        raise NotImplementedError
 
     def column_ddl(self, col: Column) -> str:
         return f"{quote(col.name)} {self.ddl_types[col.type]}{'' if col.nullable else ' NOT NULL'}"
@@ -118,6 +155,15 @@ class SQLiteDialect(Dialect):
         "json": "TEXT",
     }
 
+    def date_to_timestamp(self, expr: str) -> str:
+        return f"({expr} || ' 00:00:00.000000Z')"
+
+    def decimal_text(self, expr: str, places: int) -> str:
+        return f"printf('%.{places}f', {expr})"
+
+    def temp_table_like(self, name: str, table: str) -> str:
+        return f"CREATE TEMP TABLE {quote(name)} AS SELECT * FROM {quote(table)} WHERE 0"
+
     def search_statements(self, contract: Contract) -> list[str]:
         # An external-content FTS5 table kept in step by triggers, inside each write's
         # transaction.
@@ -154,6 +200,31 @@ class PostgresDialect(Dialect):
         "timestamp": "TIMESTAMPTZ",
         "json": "JSONB",
     }
+
+    def date_to_timestamp(self, expr: str) -> str:
+        return f"CAST({expr} AS TIMESTAMPTZ)"
+
+    def decimal_text(self, expr: str, places: int) -> str:
+        return f"to_char({expr}, 'FM999999999999990.{'0' * places}')"
+
+    def json(self, expr: str) -> str:
+        return f"CAST({expr} AS JSONB)"
+
+    def timestamp(self, expr: str) -> str:
+        return f"CAST({expr} AS TIMESTAMPTZ)"
+
+    def select_list(self, contract: Contract) -> str:
+        # Timestamps as ISO text in UTC, the form Arrow's CSV reader parses.
+        return ", ".join(
+            f"to_char({quote(c.name)} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') "
+            f"AS {quote(c.name)}"
+            if c.type == "timestamp"
+            else quote(c.name)
+            for c in contract.columns
+        )
+
+    def temp_table_like(self, name: str, table: str) -> str:
+        return f"CREATE TEMP TABLE {quote(name)} (LIKE {quote(table)}) ON COMMIT DROP"
 
     def search_statements(self, contract: Contract) -> list[str]:
         return [

@@ -22,12 +22,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from core.warehouse import (
-    PostgresWarehouse,
-    SQLiteWarehouse,
-    open_warehouse,
-    quote,
-)
+from core.sql import quote
+from core.warehouse import PostgresWarehouse, SQLiteWarehouse, open_warehouse
 from orchestration.resources import resources_from_env
 from orchestration.storage.delta import DeltaLake, sql_literal
 

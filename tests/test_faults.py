@@ -478,7 +478,7 @@ def test_concurrent_readers_see_the_old_or_the_new_partition_never_a_mix(platfor
         return any(name.endswith(".tmp") for name in os.listdir(clean_dir))
 
     wh = platform.warehouse
-    sql = f"SELECT COUNT(*) FROM sales_orders WHERE order_date = {wh.placeholder}"
+    sql = f"SELECT COUNT(*) FROM sales_orders WHERE order_date = {wh.dialect.placeholder}"
     with Readers(read_connection(platform.warehouse_url), sql, in_flight) as readers:
         result = run(platform, SALES_CORE, partition_key=DAY)
         time.sleep(0.2)  # a few reads after the commit

@@ -28,7 +28,8 @@ from core.contracts.datasets import (
     USERS,
     log_hour,
 )
-from core.warehouse import Warehouse, open_warehouse, quote, timestamp_text
+from core.sql import quote, timestamp_text
+from core.warehouse import Warehouse, open_warehouse
 from orchestration import definitions
 from orchestration.defs.logs.sensors import (
     LandingCursor,
@@ -60,7 +61,7 @@ def append(wh: Warehouse, contract: Contract, records: list[dict]) -> list[int]:
     """Append rows with ids max(id)+1.. and `received_at` now; returns their ids. (The serving
     API owns the real write path; this is the smallest stand-in for the tests.)"""
     wh.ensure_table(contract)
-    p = wh.placeholder
+    p = wh.dialect.placeholder
     with wh.transaction() as conn:
         (top,) = conn.execute(f"SELECT COALESCE(MAX(id), 0) FROM {contract.name}").fetchone()
         ids = list(range(top + 1, top + 1 + len(records)))
@@ -570,7 +571,7 @@ def test_pushed_users_are_merged_and_shadowed_ones_counted(platform):
 def test_a_users_table_from_before_uid_gets_it_on_the_next_run(platform):
     pipe = Pipeline(platform.warehouse_url, platform.lake_dir, **platform.resources())
     wh = pipe.wh
-    ddl = ", ".join(wh._column_ddl(c) for c in USERS.columns if c.name != "uid")
+    ddl = ", ".join(wh.dialect.column_ddl(c) for c in USERS.columns if c.name != "uid")
     with wh.transaction() as conn:
         conn.execute(f"CREATE TABLE users ({ddl}, PRIMARY KEY (source, id))")
         conn.execute(

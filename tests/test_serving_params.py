@@ -166,4 +166,4 @@ def test_data_offers_the_sources_records_unifies(tmp_path: Any) -> None:
     from serving.routes.data import SOURCES
 
     wh = open_warehouse(f"sqlite:///{tmp_path / 'w.db'}")
-    assert tuple(source_queries(wh)) == SOURCES
+    assert tuple(source_queries(wh.dialect)) == SOURCES

@@ -7,7 +7,6 @@ import psycopg
 import pyarrow as pa
 import pytest
 
-from core import warehouse as warehouse_module
 from core.contracts import Column, Contract, ContractError
 from core.contracts.datasets import (
     PARTITION_LEDGER,
@@ -17,6 +16,8 @@ from core.contracts.datasets import (
     USERS,
 )
 from core.warehouse import Warehouse, open_warehouse
+from core.warehouse import indexes as indexes_module
+from core.warehouse import postgres as postgres_module
 
 D1, D2 = dt.date(2024, 3, 1), dt.date(2024, 3, 2)
 
@@ -84,14 +85,13 @@ def test_rows_outside_the_written_partitions_are_refused(warehouse: Warehouse):
 def test_partitions_replaced_from_a_query_get_a_ledger_row_each(warehouse_url: str):
     wh = open_warehouse(warehouse_url, run_id="run-q")
     wh.replace_partitions(SALES_ORDERS, orders(("a", 1, D1), ("b", 2, D1), ("c", 3, D2)), [D1, D2])
-    p = wh.placeholder
     # sales_daily's shape, filled by SQL alone: two days, one of them with no orders.
     written = wh.replace_partitions_from_query(
         SALES_DAILY,
         ["2024-03-01", "2024-03-03"],
         "SELECT order_date, COUNT(*), SUM(quantity), SUM(quantity * price) FROM sales_orders "
-        f"WHERE order_date = {p} GROUP BY order_date",
-        [D1],
+        "WHERE order_date = :day GROUP BY order_date",
+        {"day": D1},
     )
     assert written == {"2024-03-01": 1, "2024-03-03": 0}
     assert [(r["day"], r["orders"], r["units"]) for r in wh.read(SALES_DAILY).to_pylist()] == [
@@ -194,28 +194,32 @@ def test_full_text_index_follows_writes(warehouse: Warehouse):
         ("users", "1", "Leanne Graham", "sincere@april.biz", "Romaguera-Crona, Gwenborough"),
         ("posts", "7", "magnam facilis autem", "user 1", "dolore placeat quibusdam"),
     ]
-    p, ts = warehouse.placeholder, warehouse.timestamp_param
-    select = " UNION ALL ".join(f"SELECT {p}, {p}, {p}, {p}, {p}, {ts}, {ts}" for _ in rows)
-    params = [v for r in rows for v in (*r, now, now)]
-    warehouse.replace_from_query(RECORDS, "1 = 1", [], select, params, slice_name="all")
+    ts = warehouse.dialect.timestamp(":now")
+    selects = [f"SELECT :s{i}, :id{i}, :n{i}, :v{i}, :d{i}, {ts}, {ts}" for i in range(len(rows))]
+    params = {"now": now} | {
+        f"{name}{i}": value
+        for i, row in enumerate(rows)
+        for name, value in zip(("s", "id", "n", "v", "d"), row, strict=True)
+    }
+    warehouse.replace_from_query(
+        RECORDS, " UNION ALL ".join(selects), params, where={}, slice_name="all"
+    )
     if warehouse.engine == "sqlite":
         sql = (
             "SELECT r.source_id FROM records r JOIN records_fts f ON f.rowid = r.rowid "
-            "WHERE records_fts MATCH ?"
+            "WHERE records_fts MATCH :q"
         )
     else:
         from core.sql import search_vector
 
         sql = (
             f"SELECT source_id FROM records WHERE {search_vector(RECORDS)} "
-            "@@ websearch_to_tsquery('simple', %s)"
+            "@@ websearch_to_tsquery('simple', :q)"
         )
-    assert warehouse.query(sql, ["gwenborough"]) == [("1",)]
-    warehouse.replace_from_query(
-        RECORDS, "1 = 1", [], select.split(" UNION ALL ")[1], params[7:], slice_name="all"
-    )
-    assert warehouse.query(sql, ["gwenborough"]) == []
-    assert warehouse.query(sql, ["placeat"]) == [("7",)]
+    assert warehouse.query(sql, {"q": "gwenborough"}) == [("1",)]
+    warehouse.replace_from_query(RECORDS, selects[1], params, where={}, slice_name="all")
+    assert warehouse.query(sql, {"q": "gwenborough"}) == []
+    assert warehouse.query(sql, {"q": "placeat"}) == [("7",)]
 
 
 def test_unknown_url_schemes_are_refused():
@@ -330,10 +334,10 @@ def test_a_sqlite_session_checkpoints_its_wal_once_at_its_end(tmp_path):
 
 def _indexes_of(wh: Warehouse, table: str) -> set[str]:
     if wh.engine == "sqlite":
-        sql = "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?"
+        sql = "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = :table"
     else:
-        sql = "SELECT indexname FROM pg_indexes WHERE tablename = %s"
-    return {name for (name,) in wh.query(sql, [table])}
+        sql = "SELECT indexname FROM pg_indexes WHERE tablename = :table"
+    return {name for (name,) in wh.query(sql, {"table": table})}
 
 
 def _slices(day: dt.date, n: int, size: int = 10, first: int = 0) -> list[pa.Table]:
@@ -343,7 +347,7 @@ def _slices(day: dt.date, n: int, size: int = 10, first: int = 0) -> list[pa.Tab
 
 def _record_drops(wh: Warehouse, monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     """Small writes count as large; records whether each write dropped its indexes."""
-    monkeypatch.setattr(warehouse_module, "DEFER_INDEXES_MIN_ROWS", 20)
+    monkeypatch.setattr(indexes_module, "DEFER_INDEXES_MIN_ROWS", 20)
     seen: list[bool] = []
     drop = wh._drop_indexes
 
@@ -369,8 +373,8 @@ def test_a_write_larger_than_its_table_builds_the_indexes_at_its_end(warehouse, 
     warehouse.replace_partitions(SALES_ORDERS, _slices(D2, 60), ["2024-03-02"])
     assert drops == [True]
     assert warehouse.count(SALES_ORDERS) == 120
-    by_customer = f"SELECT COUNT(*) FROM sales_orders WHERE customer_id = {warehouse.placeholder}"
-    assert warehouse.query(by_customer, ["C3"])[0][0] == 120 // 7 + 1
+    by_customer = "SELECT COUNT(*) FROM sales_orders WHERE customer_id = :customer"
+    assert warehouse.query(by_customer, {"customer": "C3"})[0][0] == 120 // 7 + 1
     assert index in _indexes_of(warehouse, "sales_orders")
 
 
@@ -387,7 +391,7 @@ def test_a_failed_large_write_keeps_the_old_rows_and_the_indexes(warehouse, drop
 def test_postgres_keeps_the_indexes_when_a_reader_holds_the_table(pg_url, monkeypatch):
     wh = open_warehouse(pg_url)
     wh.ensure_table(SALES_ORDERS)
-    monkeypatch.setattr(warehouse_module, "DROP_INDEX_LOCK_TIMEOUT", "100ms")
+    monkeypatch.setattr(postgres_module, "DROP_INDEX_LOCK_TIMEOUT", "100ms")
     dropped = _record_drops(wh, monkeypatch)
     with psycopg.connect(pg_url) as reader:
         reader.execute("SELECT COUNT(*) FROM sales_orders").fetchone()  # holds its lock

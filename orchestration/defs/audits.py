@@ -20,7 +20,8 @@ import dagster as dg
 import pyarrow as pa
 
 from core.contracts import Contract
-from core.warehouse import Warehouse, quote
+from core.sql import quote
+from core.warehouse import Warehouse
 from orchestration.defs.metadata import markdown_preview
 from orchestration.instance import materialization_target
 
@@ -75,17 +76,21 @@ class Scope:
 
     @property
     def where(self) -> str:
-        """The rows of the version: its partition's, or the whole table's."""
+        """The rows of the version: its partition's (bind `:partition`), or the whole table's."""
         if not self.contract.partition_column:
             return "1 = 1"
-        return f"{quote(self.contract.partition_column)} = {self.wh.placeholder}"
+        return f"{quote(self.contract.partition_column)} = :partition"
 
     @property
-    def params(self) -> list[str]:
-        return [self.partition] if self.contract.partition_column else []
+    def params(self) -> dict[str, str]:
+        return {"partition": self.partition} if self.contract.partition_column else {}
 
-    def scalar_row(self, sql: str, params: Sequence[Any]) -> tuple[Any, ...]:
-        return tuple(self.conn.execute(sql, list(params)).fetchone())
+    def rows(self, sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """The rows of a statement (named binds) on the writing connection."""
+        return list(self.wh.execute(self.conn, sql, params).fetchall())
+
+    def scalar_row(self, sql: str, params: Mapping[str, Any]) -> tuple[Any, ...]:
+        return tuple(self.wh.execute(self.conn, sql, params).fetchone())
 
 
 @dataclass(frozen=True)
@@ -213,15 +218,17 @@ def key_unique(contract: Contract, blocking: bool = True) -> Audit:
     table = quote(contract.name)
 
     def evaluate(scope: Scope) -> Verdict:
-        wh, p = scope.wh, scope.wh.placeholder
+        wh = scope.wh
         # Unpartitioned, the primary key is the contract's key: no duplicate can be written.
         if not contract.partition_column or not wh.has_rows_outside(
             scope.conn, contract, scope.partition
         ):
             return Verdict("key_unique", True, {"duplicated_keys": 0, "examples": []})
         column = quote(contract.partition_column or "")
-        shared = f"{scope.where} AND ({key}) IN (SELECT {key} FROM {table} WHERE {column} <> {p})"
-        params = [scope.partition, scope.partition]
+        shared = (
+            f"{scope.where} AND ({key}) IN (SELECT {key} FROM {table} WHERE {column} <> :partition)"
+        )
+        params = scope.params
         (rows,) = scope.scalar_row(f"SELECT COUNT(*) FROM {table} WHERE {shared}", params)
         if not rows:
             return Verdict("key_unique", True, {"duplicated_keys": 0, "examples": []})
@@ -252,23 +259,25 @@ def row_rules(
     contract: Contract,
     name: str,
     description: str,
-    rules: Callable[[Warehouse], Mapping[str, tuple[str, Sequence[Any]]]],
+    rules: Callable[[], Mapping[str, tuple[str, Mapping[str, Any]]]],
     counts_key: str | None = None,
 ) -> Audit:
-    """Rows must not match any of `rules(wh)`: {label: (SQL condition of a bad row, params)}.
+    """Rows must not match any of `rules()`: {label: (SQL condition of a bad row, its named
+    binds)}.
     One scan of the partition counts each rule exactly; on failure the matching rows are
     listed. The metadata has each label's count (under `counts_key`, if given, and only the
     labels that matched; else every label at the top level)."""
 
     def evaluate(scope: Scope) -> Verdict:
-        conditions = dict(rules(scope.wh))
+        conditions = dict(rules())
         sums = ", ".join(
             f"SUM(CASE WHEN {sql} THEN 1 ELSE 0 END)" for sql, _ in conditions.values()
         )
-        params = [p for _, ps in conditions.values() for p in ps]
+        params = {**scope.params}
+        for _, binds in conditions.values():
+            params |= binds
         found = scope.scalar_row(
-            f"SELECT {sums} FROM {quote(contract.name)} WHERE {scope.where}",
-            [*params, *scope.params],
+            f"SELECT {sums} FROM {quote(contract.name)} WHERE {scope.where}", params
         )
         counts = {label: int(n or 0) for label, n in zip(conditions, found, strict=True)}
         metadata: dict[str, Any] = (
@@ -277,9 +286,7 @@ def row_rules(
         if not any(counts.values()):
             return Verdict(name, True, metadata)
         bad = " OR ".join(f"({sql})" for sql, _ in conditions.values())
-        offending = scope.wh.select(
-            scope.conn, contract, f"{scope.where} AND ({bad})", [*scope.params, *params]
-        )
+        offending = scope.wh.select(scope.conn, contract, f"{scope.where} AND ({bad})", params)
         described = ", ".join(f"{n} {label}" for label, n in counts.items() if n)
         return Verdict(
             name,
@@ -299,7 +306,7 @@ def not_null(contract: Contract) -> Audit:
         contract,
         "required_not_null",
         f"No nulls in the required columns: {', '.join(required)}.",
-        lambda _wh: {c: (f"{quote(c)} IS NULL", ()) for c in required},
+        lambda: {c: (f"{quote(c)} IS NULL", {}) for c in required},
         counts_key="null_counts",
     )
 
@@ -310,14 +317,14 @@ def allowed_values(contract: Contract, column: str, allowed: Sequence[str]) -> A
     name = f"{column}_allowed"
 
     def evaluate(scope: Scope) -> Verdict:
-        wh, col = scope.wh, quote(column)
-        bad = f"{scope.where} AND {col} NOT IN {wh.in_list(allowed)}"
-        params = [*scope.params, *allowed]
-        found = scope.conn.execute(
+        col = quote(column)
+        bad = f"{scope.where} AND {col} NOT IN :allowed"
+        params = {**scope.params, "allowed": list(allowed)}
+        found = scope.rows(
             f"SELECT {col}, COUNT(*) FROM {quote(contract.name)} WHERE {bad} "
             f"GROUP BY {col} ORDER BY 2 DESC",
             params,
-        ).fetchall()
+        )
         total = sum(int(n) for _, n in found)
         metadata = {
             "unexpected_rows": total,
@@ -325,7 +332,7 @@ def allowed_values(contract: Contract, column: str, allowed: Sequence[str]) -> A
         }
         if not total:
             return Verdict(name, True, metadata)
-        offending = wh.select(scope.conn, contract, bad, params)
+        offending = scope.wh.select(scope.conn, contract, bad, params)
         return Verdict(
             name,
             False,

@@ -16,19 +16,21 @@ from dagster import (
 
 from core.contracts import Contract
 from core.contracts.raw import schema_drift
-from core.warehouse import Warehouse, quote
+from core.sql import quote
+from core.warehouse import Warehouse
 from orchestration.defs.audits import EXAMPLES, partition_results
 from orchestration.resources.quality import QualityThresholds
 from orchestration.resources.storage import LakeResource, WarehouseResource
 
 
 def partition_filter(
-    wh: Warehouse, contract: Contract, keys: Sequence[str] | None
-) -> tuple[str, list[str]]:
-    """A WHERE clause (and its parameters) for the checked partitions; the whole table if none."""
+    contract: Contract, keys: Sequence[str] | None
+) -> tuple[str, dict[str, list[str]]]:
+    """A WHERE clause (and its named binds) for the checked partitions; the whole table if
+    none."""
     if not keys or not contract.partition_column:
-        return "1 = 1", []
-    return f"{quote(contract.partition_column)} IN {wh.in_list(keys)}", list(keys)
+        return "1 = 1", {}
+    return f"{quote(contract.partition_column)} IN :partitions", {"partitions": list(keys)}
 
 
 def checked_partitions(context: AssetCheckExecutionContext) -> list[str] | None:
@@ -42,12 +44,13 @@ def table_check(
     contract: Contract,
     name: str,
     description: str,
-    evaluate: Callable[[Warehouse, str, list[str]], AssetCheckResult],
+    evaluate: Callable[[Warehouse, str, dict[str, Any]], AssetCheckResult],
     partitions_def: PartitionsDefinition | None = None,
     blocking: bool = True,
 ) -> AssetChecksDefinition:
     """A check of the contract's table: `evaluate(warehouse, where, params)` queries the rows
-    of one checked partition (`where` with its `params`; the whole table if unpartitioned).
+    of one checked partition (`where` with its named binds `params`; the whole table if
+    unpartitioned).
     Each partition of a range run gets its own result, as the UI shows them per partition."""
 
     @asset_check(
@@ -61,9 +64,9 @@ def table_check(
         wh = warehouse.get()
         keys = checked_partitions(context)
         if keys is None:
-            yield evaluate(wh, *partition_filter(wh, contract, None))
+            yield evaluate(wh, *partition_filter(contract, None))
             return
-        results = {key: evaluate(wh, *partition_filter(wh, contract, [key])) for key in keys}
+        results = {key: evaluate(wh, *partition_filter(contract, [key])) for key in keys}
         yield from partition_results(context, results)
 
     return _check
@@ -76,7 +79,7 @@ def key_unique_check(
     enforces it within a partition)."""
     key = ", ".join(quote(c) for c in contract.key)
 
-    def evaluate(wh: Warehouse, where: str, params: list[str]) -> AssetCheckResult:
+    def evaluate(wh: Warehouse, where: str, params: dict[str, Any]) -> AssetCheckResult:
         duplicated = (
             f"SELECT {key}, COUNT(*) AS n FROM {quote(contract.name)} WHERE ({key}) IN "
             f"(SELECT {key} FROM {quote(contract.name)} WHERE {where}) "
@@ -100,7 +103,7 @@ def not_null_check(
     """Every required column of the contract is filled."""
     required = [c.name for c in contract.columns if not c.nullable]
 
-    def evaluate(wh: Warehouse, where: str, params: list[str]) -> AssetCheckResult:
+    def evaluate(wh: Warehouse, where: str, params: dict[str, Any]) -> AssetCheckResult:
         sums = ", ".join(f"SUM(CASE WHEN {quote(c)} IS NULL THEN 1 ELSE 0 END)" for c in required)
         counts = wh.query(f"SELECT {sums} FROM {quote(contract.name)} WHERE {where}", params)[0]
         nulls = {c: int(n or 0) for c, n in zip(required, counts, strict=True) if n}
@@ -119,12 +122,11 @@ def allowed_values_check(
     """Every value of `column` is one of `allowed` (nulls are the not-null check's business)."""
     contract.column(column)  # fail at import on a misspelled column
 
-    def evaluate(wh: Warehouse, where: str, params: list[str]) -> AssetCheckResult:
+    def evaluate(wh: Warehouse, where: str, params: dict[str, Any]) -> AssetCheckResult:
         rows = wh.query(
             f"SELECT {quote(column)}, COUNT(*) FROM {quote(contract.name)} WHERE {where} "
-            f"AND {quote(column)} NOT IN {wh.in_list(allowed)} GROUP BY {quote(column)} "
-            "ORDER BY 2 DESC",
-            [*params, *allowed],
+            f"AND {quote(column)} NOT IN :allowed GROUP BY {quote(column)} ORDER BY 2 DESC",
+            params | {"allowed": list(allowed)},
         )
         total = sum(int(n) for _, n in rows)
         return AssetCheckResult(
@@ -158,26 +160,15 @@ def row_count_anomaly_check(
         quality: QualityThresholds,
     ) -> AssetCheckResult:
         wh = warehouse.get()
-        p = wh.placeholder
         outliers: dict[str, Any] = {}
         for key in context.partition_keys:
-            history = [
-                r[0]
-                for r in wh.query(
-                    f"SELECT rows FROM partition_ledger WHERE asset = {p} AND partition < {p} "
-                    f"ORDER BY partition DESC LIMIT {int(quality.row_count_history)}",
-                    [contract.name, key],
-                )
-            ]
-            rows = wh.query(
-                f"SELECT rows FROM partition_ledger WHERE asset = {p} AND partition = {p}",
-                [contract.name, key],
-            )
-            if not rows or len(history) < 3:
+            history = wh.partition_history(contract.name, key, quality.row_count_history)
+            rows = wh.partition_rows(contract.name, key)
+            if rows is None or len(history) < 3:
                 continue  # too little history to call anything an outlier
             typical = median(history)
-            if typical and abs(rows[0][0] - typical) > quality.row_count_tolerance * typical:
-                outliers[key] = {"rows": rows[0][0], "median_of_previous": typical}
+            if typical and abs(rows - typical) > quality.row_count_tolerance * typical:
+                outliers[key] = {"rows": rows, "median_of_previous": typical}
         return AssetCheckResult(
             passed=not outliers,
             severity=AssetCheckSeverity.WARN,

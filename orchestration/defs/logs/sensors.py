@@ -81,11 +81,10 @@ def landed_hours(wh: Warehouse, after: int, limit: int = BATCH_ROWS) -> list[Lan
     """The next `limit` landing log rows after id `after`, summed up per hour."""
     if not wh.table_exists("landing_logs"):
         return []
-    p = wh.placeholder
     rows = wh.query(
         "SELECT hour, MIN(id), MAX(id), COUNT(*) FROM (SELECT id, hour FROM landing_logs "
-        f"WHERE id > {p} ORDER BY id LIMIT {int(limit)}) batch GROUP BY hour",
-        [after],
+        f"WHERE id > :after ORDER BY id LIMIT {int(limit)}) batch GROUP BY hour",
+        {"after": after},
     )
     return [LandedHour(str(h), int(a), int(b), int(n)) for h, a, b, n in rows]
 
@@ -171,8 +170,8 @@ def newest_landed_user(wh: Warehouse, after: int) -> int | None:
     """The last `landing_users` id past `after`, if any."""
     if not wh.table_exists("landing_users"):
         return None
-    rows = wh.query(f"SELECT MAX(id) FROM landing_users WHERE id > {wh.placeholder}", [after])
-    return None if rows[0][0] is None else int(rows[0][0])
+    newest = wh.max_value("landing_users", "id", above=after)
+    return None if newest is None else int(newest)
 
 
 def landing_tick(

@@ -6,7 +6,7 @@ from typing import Any
 from dagster import AssetExecutionContext, AssetSelection, asset
 
 from core.contracts.datasets import COUNTRIES, POSTS, RECORDS, SALES_ORDERS, USERS
-from core.warehouse import Warehouse, timestamp_text
+from core.sql import Dialect, timestamp_text
 from orchestration.defs.audits import (
     Outcome,
     key_unique,
@@ -21,10 +21,11 @@ from orchestration.defs.rest_snapshots.records import RECORD_CONTRACTS, record_q
 from orchestration.resources.storage import WarehouseResource
 
 
-def source_queries(wh: Warehouse) -> dict[str, str]:
+def source_queries(dialect: Dialect) -> dict[str, str]:
     """For each source, the SELECT that maps its table onto the unified columns
-    (source, source_id, name, value, description, created_at, updated_at)."""
-    now = wh.timestamp_param
+    (source, source_id, name, value, description, created_at, updated_at); `:now` is the
+    rebuild's time."""
+    now = dialect.timestamp(":now")
     return {
         "users": (
             # A pushed user's id is its landing id, which may equal an API user's.
@@ -43,9 +44,9 @@ def source_queries(wh: Warehouse) -> dict[str, str]:
             f"{now} FROM countries"
         ),
         "sales": (
-            f"SELECT 'sales', order_id, product, {wh.sql_decimal_text('quantity * price', 2)}, "
+            f"SELECT 'sales', order_id, product, {dialect.decimal_text('quantity * price', 2)}, "
             "customer_id || ' bought ' || CAST(quantity AS TEXT) || ' on ' || "
-            f"CAST(order_date AS TEXT), {wh.sql_date_to_timestamp('order_date')}, {now} "
+            f"CAST(order_date AS TEXT), {dialect.date_to_timestamp('order_date')}, {now} "
             "FROM sales_orders"
         ),
         **record_queries(now),
@@ -78,14 +79,13 @@ def records(context: AssetExecutionContext, warehouse: WarehouseResource):
         return {
             source: wh.replace_from_query(
                 RECORDS,
-                f"source = {wh.placeholder}",
-                [source],
                 select,
-                [now],
+                {"now": now},
+                where={"source": source},
                 slice_name=f"source={source}",
                 conn=conn,
             )
-            for source, select in source_queries(wh).items()
+            for source, select in source_queries(wh.dialect).items()
         }
 
     outcome = write_audit_publish(wh, RECORDS, "", rebuild, RECORDS_AUDITS)

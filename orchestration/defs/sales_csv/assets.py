@@ -295,8 +295,8 @@ def sales_daily(context: AssetExecutionContext, warehouse: WarehouseResource) ->
     wh.ensure_table(SALES_ORDERS)
     rows = wh.query(
         "SELECT order_date, COUNT(*), SUM(quantity), SUM(quantity * price) FROM sales_orders "
-        f"WHERE order_date IN {wh.in_list(days)} GROUP BY order_date",
-        days,
+        "WHERE order_date IN :days GROUP BY order_date",
+        {"days": days},
     )
     by_day = {str(d): (n, units, revenue) for d, n, units, revenue in rows}
     summary = [

@@ -8,7 +8,6 @@ from statistics import median
 import dagster as dg
 
 from core.contracts.datasets import SALES_ORDERS
-from core.warehouse import Warehouse
 from orchestration.defs.audits import Audit, Scope, Verdict, key_unique, not_null, row_rules
 from orchestration.resources.quality import QualityThresholds
 
@@ -18,15 +17,14 @@ ORDERS_KEY_UNIQUE = key_unique(SALES_ORDERS)
 ORDERS_NOT_NULL = not_null(SALES_ORDERS)
 
 
-def _out_of_range(wh: Warehouse) -> dict[str, tuple[str, list[str]]]:
-    p = wh.placeholder
+def _out_of_range() -> dict[str, tuple[str, dict[str, str]]]:
     today = datetime.now(UTC).date().isoformat()
     return {
-        "non_positive_quantity": ("quantity <= 0", []),
-        "negative_price": ("price < 0", []),
+        "non_positive_quantity": ("quantity <= 0", {}),
+        "negative_price": ("price < 0", {}),
         "implausible_order_date": (
-            f"order_date < {p} OR order_date > {p}",
-            [EARLIEST_PLAUSIBLE_DAY, today],
+            "order_date < :earliest OR order_date > :today",
+            {"earliest": EARLIEST_PLAUSIBLE_DAY, "today": today},
         ),
     }
 
@@ -76,15 +74,9 @@ def row_count_anomaly(quality: QualityThresholds) -> Audit:
     "compare ETL runs and flag outliers"), from `partition_ledger`. Only warns."""
 
     def evaluate(scope: Scope) -> Verdict:
-        p = scope.wh.placeholder
-        history = [
-            r[0]
-            for r in scope.conn.execute(
-                f"SELECT rows FROM partition_ledger WHERE asset = {p} AND partition < {p} "
-                f"ORDER BY partition DESC LIMIT {int(quality.row_count_history)}",
-                [SALES_ORDERS.name, scope.partition],
-            ).fetchall()
-        ]
+        history = scope.wh.partition_history(
+            SALES_ORDERS.name, scope.partition, quality.row_count_history, conn=scope.conn
+        )
         rows = scope.facts["orders"]
         outliers = {}
         # Too little history calls nothing an outlier.

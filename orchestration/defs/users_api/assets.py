@@ -183,12 +183,11 @@ def pushed_users_select() -> str:
 def merge_pushed_users(wh: Warehouse, conn: Any) -> tuple[int, int]:
     """Replace the `source = 'push'` rows of `users` from `landing_users`, inside the caller's
     transaction and after the API rows are in place. Returns (merged, shadowed)."""
-    p = wh.placeholder
     merged = wh.replace_from_query(
-        USERS, f"source = {p}", ["push"], pushed_users_select(), slice_name="source=push", conn=conn
+        USERS, pushed_users_select(), where={"source": "push"}, slice_name="source=push", conn=conn
     )
-    (shadowed,) = conn.execute(
-        f"SELECT COUNT(*) FROM landing_users pushed WHERE {SHADOWED}"
+    (shadowed,) = wh.execute(
+        conn, f"SELECT COUNT(*) FROM landing_users pushed WHERE {SHADOWED}"
     ).fetchone()
     return merged, int(shadowed)
 
@@ -197,7 +196,7 @@ def add_uid_column(wh: Warehouse) -> None:
     """A `users` table written before `uid` existed gets the column, filled from each row's
     (source, id)."""
     with wh.transaction() as conn:
-        columns = wh._existing_columns(conn, USERS.name)
+        columns = wh.columns(USERS.name, conn)
         if columns and "uid" not in columns:
             conn.execute(f"ALTER TABLE {USERS.name} ADD COLUMN uid TEXT")
             conn.execute(f"UPDATE {USERS.name} SET uid = {UID_SQL}")
@@ -234,7 +233,7 @@ def users(context: AssetExecutionContext, lake: LakeResource, warehouse: Warehou
     def write(conn: Any) -> dict[str, Any]:
         table, rejected = USERS.empty(), 0
         # The pushed rows go first, so that an API user may take an email a pushed one held.
-        conn.execute(f"DELETE FROM users WHERE source = {wh.placeholder}", ["push"])
+        wh.delete_rows(USERS.name, {"source": "push"}, conn=conn)
         if store.exists("raw/rest/users.json"):
             raw = read_raw_json(store, "rest/users.json")
             fetched_at = utc_now()
