@@ -21,7 +21,7 @@ from orchestration.resources.sources import CsvLandingResource
 from sample_sources.sales import write_drops
 
 defs = definitions.defs()
-all_assets, all_checks = defs.assets, defs.asset_checks
+all_assets = defs.assets
 sales_drop_sensor = defs.get_sensor_def("sales_drop_sensor")
 pipeline_runs_sensor = defs.get_sensor_def("pipeline_runs_sensor")
 
@@ -146,11 +146,10 @@ def test_records_follows_a_new_day_over_years_of_empty_partitions(platform):
     days = defs.get_assets_def("raw_sales").partitions_def
     assert len(days.get_partition_keys()) > 365
     tick = evaluate_automation_conditions(defs=defs, instance=instance)
-    snapshots = ["raw_users", "users", "raw_posts", "posts"]
-    # With their checks, as `rest_api_job` runs them: `records` waits for blocking ones.
-    assert materialize(
-        [*all_assets, *all_checks], selection=snapshots, resources=resources, instance=instance
-    ).success
+    # The REST snapshots as a deployment's daily run builds them (every dataset of the group,
+    # with their checks): `records` waits for each one and for their blocking checks.
+    rest_api_job = defs.resolve_job_def("rest_api_job")
+    assert rest_api_job.execute_in_process(instance=instance, resources=resources).success
     assert land(platform, instance, "2024-03-01")
     tick = evaluate_automation_conditions(defs=defs, instance=instance, cursor=tick.cursor)
     assert requested(tick, "records")
