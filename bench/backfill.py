@@ -154,7 +154,7 @@ def _dagster_setup(spec: dict[str, Any]) -> dict[str, Any]:
 
     # Timers around the stage functions; behaviour is unchanged.
     timer = StageTimer()
-    # (Whichever of the cleaning entry points the assets module has: it is being reworked.)
+    # Whichever of these cleaning entry points the assets module defines is timed.
     for name, label in (("clean_sales", "clean_sales (parse + rules)"), ("_clean_day", "a day")):
         if callable(getattr(sales, name, None)):
             setattr(sales, name, timer.wrap(getattr(sales, name), label))

@@ -139,7 +139,7 @@ def child_dagster(spec: dict[str, Any]) -> dict[str, Any]:
     ]
     time_methods(timer, patches)
     # Write, audit, publish: the audits run inside each day's write transaction. `unaudited` is
-    # the same pipeline with them skipped (every version published): the write as it was.
+    # the same pipeline with them skipped (every version published): the cost of the audit alone.
     from orchestration.defs.audits import Verdict
     from orchestration.defs.sales_csv import assets as sales_assets
 
