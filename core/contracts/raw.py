@@ -28,7 +28,6 @@ RAW_SCHEMAS: dict[str, dict[str, str]] = {
         "company.catchPhrase": "string",
         "company.bs": "string",
     },
-    "raw_posts": {"userId": "int", "id": "int", "title": "string", "body": "string"},
     "raw_countries": {
         "code": "string",
         "name": "string",

@@ -46,6 +46,10 @@ JSON_TYPES: dict[ColumnType, str] = {
 }
 
 
+# The REST source's asset group: `rest_api_job` and its daily schedule run it.
+REST_GROUP = "rest_api"
+
+
 @dataclass(frozen=True)
 class Records:
     """How a dataset's rows appear in the unified `records` table: the column giving each
@@ -84,7 +88,7 @@ class RestSnapshot:
     fields: Mapping[str, str]
     extra_fields: Mapping[str, str] = field(default_factory=dict)
     records: Records | None = None
-    group: str = "rest_api"
+    group: str = REST_GROUP
 
     def __post_init__(self) -> None:
         name, columns = self.contract.name, self.contract.column_names

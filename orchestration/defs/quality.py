@@ -191,7 +191,7 @@ def raw_drift_check(
         asset=asset_name,
         name="schema_drift",
         description="Fields added, missing or retyped in the raw payload, against the expected "
-        "shape (core/contracts/raw.py).",
+        "shape (core/contracts/raw.py, or the dataset's declaration in core/datasets/).",
         partitions_def=partitions_def,
         blocking=True,
     )

@@ -12,7 +12,6 @@ from core.contracts.datasets import (
     COUNTRIES,
     LOG_LEVELS_HOURLY,
     LOGS,
-    POSTS,
     RECORDS,
     SALES_DAILY,
     SALES_ORDERS,
@@ -68,7 +67,6 @@ class LakeTable:
 
 LAKE_TABLES = (
     LakeTable(USERS, "rest_api"),
-    LakeTable(POSTS, "rest_api"),
     LakeTable(COUNTRIES, "graphql_api", "continent_code"),
     LakeTable(SALES_ORDERS, "sales_csv", "order_date"),
     LakeTable(SALES_REJECTS, "sales_csv", "partition_date"),

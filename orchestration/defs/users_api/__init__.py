@@ -1,1 +1,1 @@
-"""The REST API snapshots: users and posts."""
+"""The REST API's users: the snapshot, and the users pushed to the API merged into it."""

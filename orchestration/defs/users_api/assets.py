@@ -1,67 +1,34 @@
-"""Users and posts from the REST API: raw snapshots in the lake, tables in the warehouse.
+"""Users from the REST API: the raw snapshot in the lake, the table in the warehouse.
 
 `users` also holds the users pushed to `POST /users` (`source = 'push'`), merged from
 `landing_users` on every run. Both sources number their users from 1: `uid` (`3`, `push-3`) is
 unique across them, as `records` names them.
 """
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from dagster import (
-    AssetExecutionContext,
-    MaterializeResult,
-    MetadataValue,
-    asset,
-)
+from dagster import AssetExecutionContext, MaterializeResult, asset
 
-from core.contracts import Contract
-from core.contracts.datasets import LANDING_USERS, POSTS, USERS
+from core.contracts.datasets import LANDING_USERS, USERS
 from core.contracts.schema import COERCE
+from core.datasets import REST_GROUP
 from core.warehouse import Warehouse
-from orchestration.defs.audits import (
-    Audit,
-    Outcome,
-    key_unique,
-    not_null,
-    publication,
-    write_audit_publish,
-)
+from orchestration.defs.audits import Outcome, publication, write_audit_publish
 from orchestration.defs.automation import FOLLOW_UPSTREAM
 from orchestration.defs.freshness import DAILY_SNAPSHOT
 from orchestration.defs.metadata import definition_metadata, table_metadata
-from orchestration.defs.raw_zone import load_records, read_raw_json, utc_now, write_raw_json
+from orchestration.defs.raw_zone import load_records, read_raw_json, utc_now
+from orchestration.defs.rest_snapshots.assets import fetch_snapshot, snapshot_audits
 from orchestration.resources.sources import RestApiResource
 from orchestration.resources.storage import LakeResource, WarehouseResource
 
-GROUP = "rest_api"
 
-
-def _snapshot(
-    rest_api: RestApiResource, lake: LakeResource, path: str, name: str
-) -> MaterializeResult:
-    records = rest_api.fetch_all(path)
-    uri = write_raw_json(lake.get(), f"rest/{name}.json", records)
-    return MaterializeResult(
-        metadata={
-            "records": len(records),
-            "path": MetadataValue.path(uri),
-            "source_url": MetadataValue.url(f"{rest_api.base_url.rstrip('/')}{path}"),
-        }
-    )
-
-
-@asset(group_name=GROUP, kinds={"rest", "json"})
+@asset(group_name=REST_GROUP, kinds={"rest", "json"})
 def raw_users(rest_api: RestApiResource, lake: LakeResource) -> MaterializeResult:
     """Every user of the REST API (`/users`, paged with `_start`/`_limit`), kept as received in
     the lake's raw zone (`raw/rest/users.json`)."""
-    return _snapshot(rest_api, lake, "/users", "users")
-
-
-@asset(group_name=GROUP, kinds={"rest", "json"})
-def raw_posts(rest_api: RestApiResource, lake: LakeResource) -> MaterializeResult:
-    """Every post of the REST API (`/posts`), kept as received (`raw/rest/posts.json`)."""
-    return _snapshot(rest_api, lake, "/posts", "posts")
+    return fetch_snapshot(rest_api, lake, "/users", "users")
 
 
 # A user's `uid` from its (source, id), in SQL; `records` names users the same way.
@@ -104,15 +71,6 @@ def flatten_user(user: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def flatten_post(post: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": post.get("id"),
-        "user_id": post.get("userId"),
-        "title": post.get("title"),
-        "body": post.get("body"),
-    }
-
-
 def repeated_emails(rows: list[dict[str, Any]]) -> dict[int, str]:
     """Positions of users whose email an earlier user already has, with the reason."""
     first_with: dict[Any, int] = {}
@@ -124,42 +82,6 @@ def repeated_emails(rows: list[dict[str, Any]]) -> dict[int, str]:
             )
         first_with.setdefault(row["email"], position)
     return repeated
-
-
-def _load_snapshot(
-    context: AssetExecutionContext,
-    lake: LakeResource,
-    warehouse: WarehouseResource,
-    contract: Contract,
-    flatten: Callable[[dict[str, Any]], dict[str, Any]],
-) -> Iterator[Any]:
-    """Normalize a raw snapshot into its table, published only if its checks pass on the new
-    version; rejects go to `api_rejects`."""
-    raw = read_raw_json(lake.get(), f"rest/{contract.name}.json")
-    fetched_at = utc_now()
-    rows = [flatten(record) | {"fetched_at": fetched_at} for record in raw]
-    wh = warehouse.get()
-
-    def write(conn: Any) -> dict[str, Any]:
-        table, rejected = load_records(wh, contract, rows, raw, scope=contract.name, conn=conn)
-        return {"table": table, "rejected": rejected}
-
-    outcome = write_audit_publish(wh, contract, "", write, snapshot_audits(contract))
-    if outcome.facts and outcome.facts["rejected"]:
-        context.log.warning(
-            f"{outcome.facts['rejected']} {contract.name} record(s) rejected; see api_rejects"
-        )
-
-    def metadata(published: Sequence[Outcome]) -> dict[str, Any]:
-        facts = published[0].facts or {}
-        return table_metadata(contract, facts["table"]) | {"rejected": facts["rejected"]}
-
-    yield from publication(context, contract.name, [outcome], metadata)
-
-
-def snapshot_audits(contract: Contract) -> list[Audit]:
-    """The checks a snapshot's new version passes before it is published."""
-    return [key_unique(contract), not_null(contract)]
 
 
 # A pushed user whose email a REST API user already holds stays in `landing_users`, unmerged.
@@ -203,7 +125,7 @@ def add_uid_column(wh: Warehouse) -> None:
 
 
 @asset(
-    group_name=GROUP,
+    group_name=REST_GROUP,
     kinds={"python"},
     deps=[raw_users, "landing_users"],
     automation_condition=FOLLOW_UPSTREAM,
@@ -267,18 +189,3 @@ def users(context: AssetExecutionContext, lake: LakeResource, warehouse: Warehou
         }
 
     yield from publication(context, "users", [outcome], metadata)
-
-
-@asset(
-    group_name=GROUP,
-    kinds={"python"},
-    deps=[raw_posts],
-    automation_condition=FOLLOW_UPSTREAM,
-    metadata=definition_metadata(POSTS),
-    freshness_policy=DAILY_SNAPSHOT,
-    check_specs=[a.spec("posts", None) for a in snapshot_audits(POSTS)],
-)
-def posts(context: AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource):
-    """Posts, one row each, linked to their author by `user_id`. Upserted by `id`; records that
-    break the contract go to `api_rejects` (scope `posts`)."""
-    yield from _load_snapshot(context, lake, warehouse, POSTS, flatten_post)
