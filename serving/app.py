@@ -24,7 +24,6 @@ from serving.db import DatabaseUnavailable, QueryTimeout, open_database
 from serving.deps import Context
 from serving.docs_ui import install_docs
 from serving.ingest.store import open_store
-from serving.lean import LeanRoutes
 from serving.routes import countries, data, ingest, logs, ops, sales, tables, users
 from serving.runs import RunsReader
 
@@ -107,9 +106,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     metrics.registry.register(AppCollector(app))
     install_error_handlers(app)
     install_docs(app)
-    for module in (ops, data, users, countries, sales, tables, logs, ingest):
+    for module in (ops, users, countries, tables, ingest):
         app.include_router(module.router)
-    app.add_middleware(LeanRoutes)  # innermost: GETs of the list endpoints skip the router
+    # The list endpoints, most of the traffic, go ahead of every other route (see
+    # serving/list_endpoints.py).
+    for module in (logs, sales, countries, users, data):
+        module.lists.add_to(app)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -1,27 +1,36 @@
-"""Query parameters of the list endpoints: declared once, documented in OpenAPI, parsed fast.
+"""Query parameters of the list endpoints: declared once, as one pydantic model per endpoint.
 
-FastAPI's per-request parameter validation costs more than the keyset query it guards (about
-half a millisecond for a dozen parameters), so the list endpoints declare their parameters here:
-`openapi()` puts them in the spec (and so in /docs and in the schemathesis run), `parse()` checks
-them with the same constraints and answers a 400 in the error envelope.
+`Param` declares a parameter (kind, bounds, description); `QueryModel` turns an endpoint's
+declarations into a pydantic model, which parses each request's query string and gives the
+OpenAPI parameters, so what the docs promise is what the parser accepts. A value the model
+rejects is a 400 in the error envelope that says, in words, what a valid value is.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import math
 import re
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from fastapi import Request
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    WithJsonSchema,
+    create_model,
+)
+from starlette.requests import Request
 
 from core.contracts import Contract
+from core.contracts.schema import COERCE
 from serving.core.errors import ApiError
-from serving.query import sort_choices, sortable
+from serving.query import BOOL_WORDS, sort_choices, sortable
 
-TRUE = {"true": True, "1": True, "yes": True, "on": True}
-FALSE = {"false": False, "0": False, "no": False, "off": False}
+# Flags take `on`/`off` besides the words a bool column's filter takes.
+FLAG_WORDS = {**BOOL_WORDS, "on": True, "off": False}
 
 
 # The forms of a time that every time parameter accepts (`since`, `until`, `hour_from`,
@@ -43,6 +52,7 @@ _TIME = re.compile(
     r"(?:T(?P<time>\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?)(?P<offset>Z|[+ -]\d{2}:\d{2})?"
     r"|-(?P<hour>\d{2}:00))?"
 )
+_INT = re.compile(r"[+-]?\d{1,19}")
 
 
 def parse_time(raw: str) -> dt.datetime | None:
@@ -51,10 +61,34 @@ def parse_time(raw: str) -> dt.datetime | None:
     if m is None:
         return None
     offset = (m["offset"] or "").replace("Z", "+00:00").replace(" ", "+")
-    value = dt.datetime.fromisoformat(f"{m['date']}T{m['time'] or m['hour'] or '00:00'}{offset}")
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    return value.astimezone(dt.UTC)
+    return COERCE["timestamp"](f"{m['date']}T{m['time'] or m['hour'] or '00:00'}{offset}")
+
+
+# -- each kind's reading of the raw text (the model's bounds and patterns apply after it) ------
+def _int(raw: str) -> int:
+    if not _INT.fullmatch(raw.strip()):
+        raise ValueError("not an integer")
+    return COERCE["int"](raw)
+
+
+def _flag(raw: str) -> bool:
+    value = FLAG_WORDS.get(raw.strip().lower())
+    if value is None:
+        raise ValueError("not a flag")
+    return value
+
+
+def _date(raw: str) -> dt.date:
+    if len(raw) != 10:
+        raise ValueError("not YYYY-MM-DD")
+    return COERCE["date"](raw)
+
+
+def _time(raw: str) -> dt.datetime:
+    value = parse_time(raw)
+    if value is None:
+        raise ValueError("not a time")
+    return value
 
 
 def _number(value: float | None) -> str:
@@ -76,30 +110,25 @@ class Param:
     expects: str = ""
     valid: tuple[str, ...] = ()
 
-    def schema(self) -> dict[str, Any]:
-        types = {"int": "integer", "float": "number", "bool": "boolean", "date": "string"}
-        schema: dict[str, Any] = {"type": types.get(self.kind, "string")}
+    def annotation(self) -> Any:
+        """The field's type: the kind's Python type, its bounds, and how the raw text is read.
+        JSON Schema patterns match anywhere, so the pattern is anchored to the whole value."""
+        if self.kind == "int":
+            return Annotated[int, Field(ge=self.ge, le=self.le), BeforeValidator(_int)]
+        if self.kind == "float":
+            finite = Field(ge=self.ge, le=self.le, allow_inf_nan=False)
+            return Annotated[float, finite, BeforeValidator(COERCE["float"])]
+        if self.kind == "bool":
+            return Annotated[bool, BeforeValidator(_flag)]
         if self.kind == "date":
-            schema["format"] = "date"
+            return Annotated[dt.date, BeforeValidator(_date)]
+        if self.kind == "time":
+            schema = {"type": "string", "pattern": f"^(?:{TIME_PATTERN})$"}
+            return Annotated[dt.datetime, BeforeValidator(_time), WithJsonSchema(schema)]
         if self.enum:
-            schema["enum"] = list(self.enum)
-        pattern = TIME_PATTERN if self.kind == "time" else self.pattern
-        for key, value in (
-            ("minimum", self.ge),
-            ("maximum", self.le),
-            ("maxLength", self.max_length),
-            # JSON Schema patterns match anywhere; `parse` matches the whole value.
-            ("pattern", None if pattern is None else f"^(?:{pattern})$"),
-        ):
-            if value is not None:
-                schema[key] = value
-        return {
-            "name": self.name,
-            "in": "query",
-            "required": False,
-            "description": self.description,
-            "schema": schema,
-        }
+            return Literal[self.enum]  # type: ignore[valid-type]
+        pattern = None if self.pattern is None else f"^(?:{self.pattern})$"
+        return Annotated[str, Field(max_length=self.max_length, pattern=pattern)]
 
     def expected(self) -> str:
         """A valid value, in words: `one of: json, csv`, `an integer from 1 to 100`, ..."""
@@ -121,48 +150,62 @@ class Param:
             f"text of at most {self.max_length} characters" if self.max_length else "text",
         )
 
-    def parse(self, raw: str) -> Any:
-        try:
-            value = self._convert(raw)
-        except (ValueError, TypeError, OverflowError):
-            value = None
-        if value is not None and (
-            (self.ge is not None and value < self.ge) or (self.le is not None and value > self.le)
-        ):
-            value = None
-        if value is None:
-            expected = self.expected().replace("`", "")  # Markdown in the docs, not here
-            detail: dict[str, Any] = {"in": "query", "name": self.name, "message": expected}
-            if self.valid or self.enum:
-                detail["valid"] = list(self.valid or self.enum)
-            raise ApiError(
-                400,
-                "invalid_parameter",
-                f"{self.name} must be {expected}; got {raw[:80]!r}",
-                [detail],
-            )
-        return value
+    def invalid(self, raw: str) -> ApiError:
+        """The 400 for `raw`: what a valid value is, and the valid values when they are few."""
+        expected = self.expected().replace("`", "")  # Markdown in the docs, not here
+        detail: dict[str, Any] = {"in": "query", "name": self.name, "message": expected}
+        if self.valid or self.enum:
+            detail["valid"] = list(self.valid or self.enum)
+        return ApiError(
+            400, "invalid_parameter", f"{self.name} must be {expected}; got {raw[:80]!r}", [detail]
+        )
 
-    def _convert(self, raw: str) -> Any:
-        if self.kind == "int":
-            return int(raw) if re.fullmatch(r"[+-]?\d{1,19}", raw.strip()) else None
-        if self.kind == "float":
-            value = float(raw)
-            return value if math.isfinite(value) else None
-        if self.kind == "bool":
-            key = raw.strip().lower()
-            return TRUE.get(key, FALSE.get(key))
-        if self.kind == "date":
-            return dt.date.fromisoformat(raw) if len(raw) == 10 else None
-        if self.kind == "time":
-            return parse_time(raw)
-        if self.max_length is not None and len(raw) > self.max_length:
-            raise ValueError
-        if self.pattern is not None and not re.fullmatch(self.pattern, raw):
-            raise ValueError
-        if self.enum and raw not in self.enum:
-            raise ValueError
-        return raw
+
+class QueryModel:
+    """The declared query parameters of one endpoint, as one pydantic model (`model`).
+
+    Every field is optional; parameters the model does not declare are left to the endpoint
+    (the `col__op=value` filters of the list endpoints)."""
+
+    def __init__(self, title: str, params: tuple[Param, ...]) -> None:
+        self.params = {p.name: p for p in params}
+        self.names = frozenset(self.params)
+        self.model: type[BaseModel] = create_model(  # type: ignore[call-overload]
+            title,
+            __config__=ConfigDict(extra="ignore", title=title),
+            **{p.name: (p.annotation(), Field(None, description=p.description)) for p in params},
+        )
+
+    def parse(self, request: Request) -> dict[str, Any]:
+        """The declared parameters present in the query string, typed (the last value wins)."""
+        raw = dict(request.query_params.multi_items())
+        try:
+            values = self.model.model_validate(raw)
+        except ValidationError as exc:
+            name = str(exc.errors(include_url=False)[0]["loc"][0])
+            raise self.params[name].invalid(raw[name]) from None
+        return {name: getattr(values, name) for name in values.model_fields_set}
+
+    def openapi(self) -> dict[str, Any]:
+        """`openapi_extra` of the endpoint: its query parameters from the model's JSON Schema,
+        and the CSV a `format` parameter can ask for."""
+        properties = self.model.model_json_schema()["properties"]
+        parameters = []
+        for name, prop in properties.items():
+            schema = {k: v for k, v in prop.items() if k not in ("title", "default", "description")}
+            parameters.append(
+                {
+                    "name": name,
+                    "in": "query",
+                    "required": False,
+                    "description": prop.get("description", ""),
+                    "schema": schema,
+                }
+            )
+        extra: dict[str, Any] = {"parameters": parameters}
+        if "format" in self.params:
+            extra["responses"] = {"200": {"content": {"text/csv": {"schema": {"type": "string"}}}}}
+        return extra
 
 
 SORT_PATTERN = r"[-+]?[A-Za-z_][A-Za-z0-9_]{0,62}"
@@ -211,20 +254,3 @@ def for_contract(params: tuple[Param, ...], contract: Contract) -> tuple[Param, 
         else p
         for p in params
     )
-
-
-def openapi(params: tuple[Param, ...] | list[Param], filters: str = "") -> dict[str, Any]:
-    """`openapi_extra` for a route: its parameters, plus a note on the `col__op` filters, and
-    the CSV its `format` parameter can ask for."""
-    extra: dict[str, Any] = {"parameters": [p.schema() for p in params]}
-    if any(p.name == "format" for p in params):
-        extra["responses"] = {"200": {"content": {"text/csv": {"schema": {"type": "string"}}}}}
-    return extra
-
-
-def parse(request: Request, params: tuple[Param, ...] | list[Param]) -> dict[str, Any]:
-    """The declared parameters present in the query string, typed (the last value wins)."""
-    # One pass over the query: a lookup per declared name in QueryParams raises and catches a
-    # KeyError for each absent one.
-    raw = dict(request.query_params.multi_items())
-    return {p.name: p.parse(raw[p.name]) for p in params if p.name in raw}

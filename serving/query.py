@@ -8,7 +8,6 @@ text into the SQL. Cursors are signed: a forged or altered cursor is a 400, neve
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import functools
 import hashlib
 import hmac
@@ -20,15 +19,15 @@ from typing import Any
 import orjson
 
 from core.contracts import Column, Contract
+from core.contracts.schema import COERCE
 from core.sql import primary_key, quote
 from serving.core.errors import ApiError
-from serving.db.base import Database
+from serving.db.base import Database, Work
 
 OPERATORS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "contains", "isnull")
 SQL_OPS = {"eq": "=", "ne": "<>", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}
 MAX_VALUE_CHARS = 1000
 MAX_IN_ITEMS = 100
-INT64 = (-(2**63), 2**63 - 1)
 
 
 # -- values ----------------------------------------------------------------------------------
@@ -44,62 +43,31 @@ def check_text(value: str, what: str) -> str:
     return value
 
 
+# The words a bool value may be spelled with, any case.
+BOOL_WORDS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+
 def parse_value(col: Column, text: str) -> Any:
-    """`text` as a value of `col`'s type; a 400 naming the column when it is not one."""
+    """`text` as a value of `col`'s type, by the contracts' own coercion; a 400 naming the
+    column when it is not one. Surrounding spaces are dropped but for strings; a date is
+    `YYYY-MM-DD`, and a timestamp of that length is the day's midnight (UTC)."""
     check_text(text, col.name)
+    value: Any = text if col.type == "string" else text.strip()
     try:
-        return _PARSERS[col.type](text.strip() if col.type != "string" else text)
+        if col.type == "bool":
+            return BOOL_WORDS[value.lower()]
+        if col.type in ("date", "timestamp") and len(value) == 10:
+            value = COERCE["date"](value)
+        elif col.type == "date":
+            raise ValueError("not YYYY-MM-DD")
+        value = COERCE[col.type](value)
+        if col.type == "float" and not math.isfinite(value):
+            raise ValueError("not finite")
     except (ValueError, TypeError, OverflowError, KeyError):
         raise ApiError(
             400, "invalid_value", f"{col.name}: {text[:80]!r} is not a valid {col.type}"
         ) from None
-
-
-def _int(text: str) -> int:
-    value = int(text)
-    if not INT64[0] <= value <= INT64[1]:
-        raise ValueError
     return value
-
-
-def _float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError
-    return value
-
-
-def _bool(text: str) -> bool:
-    return {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}[
-        text.lower()
-    ]
-
-
-def _date(text: str) -> dt.date:
-    if len(text) != 10:
-        raise ValueError
-    return dt.date.fromisoformat(text)
-
-
-def _timestamp(text: str) -> dt.datetime:
-    if len(text) == 10:
-        value = dt.datetime.combine(_date(text), dt.time())
-    else:
-        value = dt.datetime.fromisoformat(text)
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    return value.astimezone(dt.UTC)
-
-
-_PARSERS = {
-    "string": str,
-    "int": _int,
-    "float": _float,
-    "bool": _bool,
-    "date": _date,
-    "timestamp": _timestamp,
-    "json": str,
-}
 
 
 # -- filters -----------------------------------------------------------------------------------
@@ -340,6 +308,22 @@ class Select:
     @property
     def filtered(self) -> bool:
         return bool(self.filters or self.conditions or self.search is not None)
+
+    def work(self, limit: int | None = None, offset: int = 0) -> Work:
+        """What reading these rows takes: a full-text search; a range of the primary key's
+        index (no filter, the key's order either way, a limit and no offset); or a scan."""
+        if self.search is not None:
+            return Work.SEARCH
+        order = self.order
+        if (
+            limit is not None
+            and not offset
+            and not self.filtered
+            and order is not None
+            and tuple(c.name for c, _ in order.terms) == primary_key(self.contract)
+        ):
+            return Work.RANGE
+        return Work.SCAN
 
 
 def keyset(db: Database, order: Order, after: list[Any]) -> tuple[str, list[Any]]:

@@ -22,7 +22,7 @@ PYTHON_TYPES: dict[str, Any] = {
 }
 
 
-def _camel(name: str) -> str:
+def camel(name: str) -> str:
     return "".join(part.title() for part in name.split("_"))
 
 
@@ -40,8 +40,8 @@ def row_model(name: str) -> type[BaseModel]:
         else:
             fields[col.name] = (annotation, Field(..., description=col.description or None))
     return create_model(  # type: ignore[call-overload]
-        _camel(name),
-        __config__=ConfigDict(extra="forbid", title=_camel(name)),
+        camel(name),
+        __config__=ConfigDict(extra="forbid", title=camel(name)),
         __doc__=contract.description,
         **fields,
     )
@@ -51,7 +51,7 @@ def row_model(name: str) -> type[BaseModel]:
 def cursor_page_model(name: str) -> type[BaseModel]:
     """Cursor mode: a page of rows and the opaque token of the next one."""
     return create_model(
-        f"{_camel(name)}CursorPage",
+        f"{camel(name)}CursorPage",
         data=(list[row_model(name)], ...),  # type: ignore[valid-type]
         next=(str | None, Field(None, description="Pass as `cursor` for the next page.")),
         next_url=(str | None, Field(None, description="The next page's URL.")),
@@ -65,7 +65,7 @@ def cursor_page_model(name: str) -> type[BaseModel]:
 def offset_page_model(name: str) -> type[BaseModel]:
     """Page mode, the source documents' contract: `page`/`page_size` with a total."""
     return create_model(
-        f"{_camel(name)}Page",
+        f"{camel(name)}Page",
         data=(list[row_model(name)], ...),  # type: ignore[valid-type]
         total=(int, Field(..., description="Matching rows (capped: see `total_capped`).")),
         total_capped=(bool, Field(False, description="The count stopped at the cap.")),

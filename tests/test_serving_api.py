@@ -8,10 +8,13 @@ import datetime as dt
 import io
 import json
 import operator
+import types
 from typing import Any
 
 import pytest
+from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
+from pydantic import TypeAdapter
 
 try:  # tests/ as a package or as a plain folder
     from tests.serving_fixtures import (
@@ -32,7 +35,6 @@ except ModuleNotFoundError:
 
 from core.contracts import CONTRACTS
 from core.warehouse import open_warehouse
-from serving.lean import iter_route_contexts
 from serving.schemas import row_model
 
 ERROR_KEYS = {"status", "code", "message", "details"}
@@ -520,3 +522,24 @@ def test_every_answer_validates_against_the_contract_models(api: TestClient) -> 
         for row in rows:
             model.model_validate(row)
             assert list(row) == CONTRACTS[name].column_names
+
+
+def test_every_list_route_answers_its_response_model(api: TestClient) -> None:
+    """Each list route's response model is generated from its contract; its answers in both
+    pagination modes validate against it: the rows, their types and the envelope."""
+    routes = [
+        route
+        for route in iter_route_contexts(api.app.routes)
+        if "GET" in (route.methods or ())
+        # A union of the two pagination modes' envelopes.
+        and isinstance(getattr(route, "response_model", None), types.UnionType)
+    ]
+    assert {r.path for r in routes} >= {"/data", "/users", "/sales/orders", "/logs"}
+    for route in routes:
+        model = TypeAdapter(route.response_model)
+        for params in ({"limit": 3, "count": "true"}, {"page": 2, "page_size": 3}):
+            r = api.get(route.path, params=params)
+            assert r.status_code == 200, (route.path, r.text)
+            answer = model.validate_json(r.content)
+            name = type(answer).__name__
+            assert name.endswith("Page") and ("CursorPage" in name) == ("limit" in params), name

@@ -37,10 +37,16 @@ class ContractError(ValueError):
     """Data does not satisfy its dataset's contract."""
 
 
+INT64 = (-(2**63), 2**63 - 1)
+
+
 def _to_int(v: Any) -> int:
     if isinstance(v, bool) or (isinstance(v, float) and not v.is_integer()):
         raise ValueError
-    return int(v)
+    value = int(v)
+    if not INT64[0] <= value <= INT64[1]:
+        raise ValueError(f"{value} does not fit in 64 bits")
+    return value
 
 
 def _to_float(v: Any) -> float:

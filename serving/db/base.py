@@ -8,6 +8,7 @@ errors into `DatabaseUnavailable` / `QueryTimeout`. Connections are read-only.
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from abc import ABC, abstractmethod
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -19,6 +20,15 @@ from core.contracts import Column, Contract
 from core.sql import quote
 
 Row = tuple[Any, ...]
+
+
+class Work(enum.Enum):
+    """How much reading a statement takes, as the code that builds it knows: an engine whose
+    statements can run on the event loop decides by it where one runs."""
+
+    RANGE = "range"  # a page along an index: a few rows read
+    SCAN = "scan"  # anything else: filtered pages, counts, the catalog's reads
+    SEARCH = "search"  # a full-text match: its index's doclists, however long
 
 
 class DatabaseUnavailable(Exception):
@@ -55,12 +65,15 @@ class Database(ABC):
     # -- statements -------------------------------------------------------------------------
     @abstractmethod
     async def fetch(
-        self, sql: str, params: Sequence[Any] = (), *, kind: str = "data", bounded: bool = False
+        self,
+        sql: str,
+        params: Sequence[Any] = (),
+        *,
+        kind: str = "data",
+        work: Work = Work.SCAN,
     ) -> list[Row]:
-        """Run one read statement under the time limit and return its rows.
-
-        `bounded`: the caller knows the statement reads at most a page of rows along an index
-        (a key-order page, unfiltered), so an engine may skip its usual hand-off for it."""
+        """Run one read statement under the time limit and return its rows; `work` says what
+        the statement is (see `Work`)."""
 
     @abstractmethod
     def stream(

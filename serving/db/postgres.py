@@ -15,7 +15,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from core.contracts import Column, Contract
 from core.sql import quote, search_vector
-from serving.db.base import Database, DatabaseUnavailable, QueryTimeout, Row
+from serving.db.base import Database, DatabaseUnavailable, QueryTimeout, Row, Work
 
 
 def _dsn(url: str) -> str:
@@ -95,7 +95,12 @@ class PostgresDatabase(Database):
             self._opened = False
 
     async def fetch(
-        self, sql: str, params: Sequence[Any] = (), *, kind: str = "data", bounded: bool = False
+        self,
+        sql: str,
+        params: Sequence[Any] = (),
+        *,
+        kind: str = "data",
+        work: Work = Work.SCAN,
     ) -> list[Row]:
         self.queries[kind] += 1
         if not self._opened:

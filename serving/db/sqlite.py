@@ -4,14 +4,12 @@ Statements run on a dedicated thread pool whose threads each keep one `file:...?
 connection with `PRAGMA query_only`. The time limit is a progress handler that aborts the
 statement past its deadline.
 
-Handing a statement to a thread costs more than a cheap one takes to run: a page along the
-primary key takes some tens of microseconds, a filtered page about 0.2 ms (1M rows). So a
-statement runs first on the event loop's own connection (its busy timeout `INLINE_BUDGET_MS`)
-under a budget, `INLINE_BUDGET_MS` for a `bounded` one and `TRY_INLINE_MS` for any other, and
-goes to the pool under the full limit only if it runs past it. Inline, filtered pages served
-about twice the requests/s they did through the pool. Full-text searches (~0.5 ms) go straight
-to the pool: there they run beside the loop instead of holding it, which measured a shorter
-tail under load than running them inline.
+Handing a statement to a thread costs more than a short one takes to run, so a statement runs
+first on the event loop's own connection under a small budget, and goes to the pool under the
+full limit only if it runs past it (or finds the file busy). What a statement is (`Work`), as the
+code that built it knows, sets the budget: a page along an index gets the larger one; a
+full-text search skips the attempt and runs in the pool, beside the loop instead of holding it.
+docs/decisions/serving-read-path.md has the measurements behind these choices.
 """
 
 from __future__ import annotations
@@ -30,13 +28,13 @@ from urllib.parse import quote as url_quote
 
 from core.contracts import Column, Contract
 from core.sql import fts_table, quote
-from serving.db.base import Database, DatabaseUnavailable, QueryTimeout, Row
+from serving.db.base import Database, DatabaseUnavailable, QueryTimeout, Row, Work
 
 PROGRESS_STEPS = 1000
-INLINE_BUDGET_MS = 5
-TRY_INLINE_MS = 2
-# What `search()` puts in a statement; such statements skip the inline attempt.
-FTS_MATCH = " MATCH ?"
+# The budget of a statement's attempt on the event loop, by what it is; None: no attempt.
+INLINE_BUDGET_MS: dict[Work, int | None] = {Work.RANGE: 5, Work.SCAN: 2, Work.SEARCH: None}
+# The loop's connection waits no longer than the largest budget for a busy file.
+LOOP_BUSY_TIMEOUT_MS = 5
 MISSING = "the warehouse file {} does not exist: a pipeline run or a push creates it"
 
 
@@ -153,14 +151,18 @@ class SQLiteDatabase(Database):
         return await loop.run_in_executor(self._executor, fn)
 
     async def fetch(
-        self, sql: str, params: Sequence[Any] = (), *, kind: str = "data", bounded: bool = False
+        self,
+        sql: str,
+        params: Sequence[Any] = (),
+        *,
+        kind: str = "data",
+        work: Work = Work.SCAN,
     ) -> list[Row]:
         self.queries[kind] += 1
-        if self._executor is not None and (bounded or FTS_MATCH not in sql):
-            budget = INLINE_BUDGET_MS if bounded else TRY_INLINE_MS
+        budget = INLINE_BUDGET_MS[work]
+        if self._executor is not None and budget is not None:
             try:
-                # The loop thread's own connection, whose busy timeout is INLINE_BUDGET_MS.
-                return self._conn(INLINE_BUDGET_MS).run(sql, params, budget)
+                return self._conn(LOOP_BUSY_TIMEOUT_MS).run(sql, params, budget)
             except (QueryTimeout, sqlite3.OperationalError):
                 pass  # past the budget, or the file is busy: the pool, under the full limit
         timeout = self.query_timeout_ms
@@ -251,7 +253,7 @@ class SQLiteDatabase(Database):
 
     def search(self, contract: Contract) -> str:
         fts = quote(fts_table(contract))
-        return f"{quote(contract.name)}.rowid IN (SELECT rowid FROM {fts} WHERE {fts}{FTS_MATCH})"
+        return f"{quote(contract.name)}.rowid IN (SELECT rowid FROM {fts} WHERE {fts} MATCH ?)"
 
     def search_param(self, text: str) -> str | None:
         # Every word becomes an FTS5 string token: no operator or column filter can be injected.

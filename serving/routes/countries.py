@@ -11,13 +11,14 @@ from core.contracts import CONTRACTS
 from core.sql import quote
 from serving.core.errors import ERROR_RESPONSES, ErrorEnvelope
 from serving.deps import Context
-from serving.lean import list_route
+from serving.list_endpoints import ListRoutes
 from serving.listing import Listing
 from serving.params import LIST, SEARCH, Param
 from serving.query import Condition, Filter, check_text, parse_filter
 from serving.schemas import row_model
 
 router = APIRouter(tags=["countries"], responses=ERROR_RESPONSES)
+lists = ListRoutes(tags=["countries"], responses=ERROR_RESPONSES)
 COUNTRIES = CONTRACTS["countries"]
 
 
@@ -30,7 +31,7 @@ PARAMS = (
 )
 
 
-@list_route(router, "/countries", COUNTRIES, PARAMS, summary="List countries")
+@lists.route("/countries", COUNTRIES, PARAMS, summary="List countries")
 def list_countries(q: dict[str, Any], ctx: Context) -> list[Filter | Condition]:
     """Countries, by continent and code; `search` covers name, native name and capital."""
     out: list[Filter | Condition] = []

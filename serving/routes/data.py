@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
-
 from core.contracts import CONTRACTS
 from core.datasets import RECORD_SOURCES
 from serving.core.errors import ERROR_RESPONSES
 from serving.deps import Context
-from serving.lean import list_route
+from serving.list_endpoints import ListRoutes
 from serving.params import LIST, SEARCH, Param
 from serving.query import Filter, parse_filter
 
-router = APIRouter(tags=["data"], responses=ERROR_RESPONSES)
+lists = ListRoutes(tags=["data"], responses=ERROR_RESPONSES)
 RECORDS = CONTRACTS["records"]
 # The sources the `records` asset unifies (`orchestration.defs.records.source_queries`), and
 # the datasets declared with a `records` mapping.
@@ -26,7 +24,7 @@ PARAMS = (
 )
 
 
-@list_route(router, "/data", RECORDS, PARAMS, summary="Unified records", default_mode="page")
+@lists.route("/data", RECORDS, PARAMS, summary="Unified records", default_mode="page")
 def data(q: dict[str, Any], ctx: Context) -> list[Filter]:
     """Every entity of every source in one schema (`source`, `source_id`, `name`, `value`,
     `description`, `created_at`, `updated_at`).

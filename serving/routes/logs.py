@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
-
 from core.contracts import CONTRACTS, Contract
 from core.contracts.datasets import LOG_SEVERITIES, log_hour
 from serving.core.errors import ERROR_RESPONSES
 from serving.deps import Context
-from serving.lean import list_route
+from serving.list_endpoints import ListRoutes
 from serving.params import LIST, SEARCH, TIME_FORMS, Param
 from serving.query import Filter, parse_filter
 
-router = APIRouter(prefix="/logs", tags=["logs"], responses=ERROR_RESPONSES)
+lists = ListRoutes(prefix="/logs", tags=["logs"], responses=ERROR_RESPONSES)
 LOGS, LEVELS = CONTRACTS["logs"], CONTRACTS["log_levels_hourly"]
 
 FILTERS = (
@@ -45,7 +43,7 @@ def _bound(contract: Contract, column: str, op: str, value: Any) -> list[Filter]
     return [] if value is None else [Filter(contract.column(column), op, value)]
 
 
-@list_route(router, "", LOGS, LOG_PARAMS, summary="Pushed logs", default_sort="-timestamp")
+@lists.route("", LOGS, LOG_PARAMS, summary="Pushed logs", default_sort="-timestamp")
 def list_logs(q: dict[str, Any], ctx: Context) -> list[Filter]:
     """Log records, newest first, in cursor mode; `search` matches words of the message;
     `service`, `severity`, `since` and `until` filter, as does any `col__op=value`."""
@@ -56,9 +54,7 @@ def list_logs(q: dict[str, Any], ctx: Context) -> list[Filter]:
     ]
 
 
-@list_route(
-    router, "/levels", LEVELS, LEVEL_PARAMS, summary="Log counts per hour, service and severity"
-)
+@lists.route("/levels", LEVELS, LEVEL_PARAMS, summary="Log counts per hour, service and severity")
 def log_levels(q: dict[str, Any], ctx: Context) -> list[Filter]:
     """How many records each service logged at each severity, hour by hour; `hour_from` and
     `hour_to` take the same times as `since` and `until` of `/logs`."""

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
-
 from core.contracts import CONTRACTS, Contract
 from serving.core.errors import ERROR_RESPONSES
 from serving.deps import Context
-from serving.lean import list_route
+from serving.list_endpoints import ListRoutes
 from serving.params import LIST, Param
 from serving.query import Filter, parse_filter
 
-router = APIRouter(prefix="/sales", tags=["sales"], responses=ERROR_RESPONSES)
+lists = ListRoutes(prefix="/sales", tags=["sales"], responses=ERROR_RESPONSES)
 ORDERS, DAILY, REJECTS = (CONTRACTS[n] for n in ("sales_orders", "sales_daily", "sales_rejects"))
 
 DATES = (
@@ -43,7 +41,7 @@ def _range(contract: Contract, column: str, low: Any, high: Any) -> list[Filter]
     return out
 
 
-@list_route(router, "/orders", ORDERS, ORDER_PARAMS, summary="Sales orders")
+@lists.route("/orders", ORDERS, ORDER_PARAMS, summary="Sales orders")
 def sales_orders(q: dict[str, Any], ctx: Context) -> list[Filter]:
     """Clean orders in (order_date, order_id) order: a date range walks the primary key."""
     filters = _range(ORDERS, "order_date", q.get("date_from"), q.get("date_to"))
@@ -56,13 +54,13 @@ def sales_orders(q: dict[str, Any], ctx: Context) -> list[Filter]:
     return filters
 
 
-@list_route(router, "/daily", DAILY, DAY_PARAMS, summary="Daily sales")
+@lists.route("/daily", DAILY, DAY_PARAMS, summary="Daily sales")
 def sales_daily(q: dict[str, Any], ctx: Context) -> list[Filter]:
     """Orders, units and revenue per day."""
     return _range(DAILY, "day", q.get("date_from"), q.get("date_to"))
 
 
-@list_route(router, "/rejects", REJECTS, DAY_PARAMS, summary="Rejected rows")
+@lists.route("/rejects", REJECTS, DAY_PARAMS, summary="Rejected rows")
 def sales_rejects(q: dict[str, Any], ctx: Context) -> list[Filter]:
     """Rows of the drops that could not be cleaned, with the reason (e.g.
     `reason__contains=order_date`)."""

@@ -10,17 +10,16 @@ from fastapi.responses import Response
 from core.contracts import CONTRACTS
 from serving.catalog import LANDING, LEDGER, Catalog
 from serving.core.errors import ERROR_RESPONSES, ApiError, ErrorEnvelope
-from serving.deps import ListParams
-from serving.listing import Listing, cache_headers, json_response, not_modified
-from serving.params import LIST, SEARCH, for_contract, openapi, parse
+from serving.list_endpoints import ListEndpoint
+from serving.listing import cache_headers, json_response, not_modified
+from serving.params import LIST, SEARCH, QueryModel
 from serving.query import OPERATORS, primary_key
 from serving.schemas import AnyRowsPage, TablesAnswer
 
 router = APIRouter(tags=["tables"], responses=ERROR_RESPONSES)
 PARAMS = (*LIST, SEARCH)
-NAMES = frozenset(p.name for p in PARAMS)
-# Per table: `sort` names its columns in its errors.
-TABLE_PARAMS = {name: for_contract(PARAMS, contract) for name, contract in CONTRACTS.items()}
+# Per table: `sort` names its columns in its errors; the parameters are the same on every table.
+LISTINGS = {name: ListEndpoint.declare(contract, PARAMS) for name, contract in CONTRACTS.items()}
 
 
 def _operators(col_type: str) -> list[str]:
@@ -88,7 +87,7 @@ async def list_tables(request: Request) -> Response:
     "/tables/{name}",
     response_model=AnyRowsPage,
     summary="Rows of any contract table",
-    openapi_extra=openapi(PARAMS),
+    openapi_extra=QueryModel("TableQuery", PARAMS).openapi(),
     responses={404: {"model": ErrorEnvelope, "description": "No contract of that name."}},
 )
 async def table_rows(
@@ -99,11 +98,7 @@ async def table_rows(
     column as `col__op=value` with op one of eq (default), ne, gt, gte, lt, lte, in
     (comma-separated), contains, isnull (true/false); e.g.
     `/tables/sales_orders?quantity__gte=5&product__in=Mug,Stapler&sort=-price`."""
-    contract = CONTRACTS.get(name)
-    if contract is None:
+    listing = LISTINGS.get(name)
+    if listing is None:
         raise ApiError(404, "not_found", f"no table {name[:64]!r}", {"tables": list(CONTRACTS)})
-    q = parse(request, TABLE_PARAMS[name])
-    listing = Listing(
-        request, request.app.state.ctx, contract, search=q.get("search"), declared=NAMES
-    )
-    return await listing.respond(ListParams.of(q))
+    return await listing.respond(request)

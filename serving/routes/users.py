@@ -13,13 +13,14 @@ from serving.catalog import Catalog
 from serving.core.errors import ERROR_RESPONSES, ApiError, ErrorEnvelope
 from serving.deps import Context, ContextDep
 from serving.ingest.users import find_user
-from serving.lean import list_route
+from serving.list_endpoints import ListRoutes
 from serving.listing import cache_headers, not_modified
 from serving.params import LIST, SEARCH, Param
 from serving.query import Filter, parse_filter
 from serving.schemas import row_model
 
 router = APIRouter(tags=["users and posts"], responses=ERROR_RESPONSES)
+lists = ListRoutes(tags=["users and posts"], responses=ERROR_RESPONSES)
 USERS, POSTS = CONTRACTS["users"], CONTRACTS["posts"]
 USER_PARAMS = (*LIST, SEARCH)
 POST_PARAMS = (
@@ -29,7 +30,7 @@ POST_PARAMS = (
 )
 
 
-@list_route(router, "/users", USERS, USER_PARAMS, summary="List users")
+@lists.route("/users", USERS, USER_PARAMS, summary="List users")
 def list_users(q: dict[str, Any], ctx: Context) -> list[Filter]:
     """Users, by id; `search` covers name, username, email and company; any column filters as
     `col__op=value` (e.g. `city=Gwenborough`, `id__in=1,2,3`)."""
@@ -66,7 +67,7 @@ async def get_user(
     return Response(body, media_type="application/json", headers=headers)
 
 
-@list_route(router, "/posts", POSTS, POST_PARAMS, summary="List posts")
+@lists.route("/posts", POSTS, POST_PARAMS, summary="List posts")
 def list_posts(q: dict[str, Any], ctx: Context) -> list[Filter]:
     """Posts, by id; `search` covers title and body."""
     user_id = q.get("user_id")
