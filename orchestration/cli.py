@@ -35,7 +35,8 @@ from core.settings import (
     platform_settings,
     start_file,
 )
-from core.warehouse import DEFAULT_WAREHOUSE_URL, open_warehouse
+from core.warehouse import open_warehouse
+from orchestration.cli_settings import CliSettings
 from orchestration.defs.platform.run_history import record_finished_runs
 from orchestration.instance import BATCH_SIZE_VARIABLE, DEFAULT_BATCH_SIZE
 from orchestration.resources import resources_from_env
@@ -43,10 +44,6 @@ from orchestration.resources.sources import CsvLandingResource
 from orchestration.run_tags import range_tags
 
 ROOT = Path(__file__).resolve().parent.parent
-# Ports of the bundled sample sources, the Dagster UI and the serving API.
-SAMPLE_PORT = int(os.environ.get("SAMPLE_SOURCES_PORT", "8100"))
-UI_PORT = int(os.environ.get("UI_PORT", "3000"))
-API_PORT = int(os.environ.get("API_PORT", "8000"))
 # The key `make run` gives the API's push endpoints when SERVING_API_KEYS is unset.
 DEV_API_KEY = "dev-key"
 # The bundled sales drops land on this many days, ending yesterday (UTC): the newest partitions
@@ -57,6 +54,7 @@ SAMPLE_MARK = ".sample-drops"
 # The embedded instance: its config is kept in the repository and copied into DAGSTER_HOME.
 EMBEDDED_DAGSTER_YAML = ROOT / "deploy" / "embedded" / "dagster.yaml"
 DEFAULT_DAGSTER_HOME = ROOT / "data" / "dagster_home"
+DEFAULT_LOG_DIR = ROOT / "data" / "logs"
 # `run`'s log files, in LOG_DIR.
 DAGSTER_LOG, SERVING_LOG, SOURCES_LOG = "dagster.log", "serving.log", "sample-sources.log"
 
@@ -187,26 +185,30 @@ def _stop(services: list[Service]) -> None:
 
 @contextlib.contextmanager
 def sample_sources(
-    services: list[Service], say: Say = print, log: IO[bytes] | None = None
+    settings: CliSettings,
+    services: list[Service],
+    say: Say = print,
+    log: IO[bytes] | None = None,
 ) -> Iterator[None]:
-    """Start the bundled REST/GraphQL stand-ins unless both source URLs are set."""
-    if os.environ.get("REST_API_URL") and os.environ.get("GRAPHQL_API_URL"):
+    """Start the bundled REST/GraphQL stand-ins unless both source URLs are set; the resources
+    of the runs (and the processes started later) find them through the environment."""
+    if settings.own_sources:
         if log is not None:
             log.close()
         yield
         return
-    url = f"http://127.0.0.1:{SAMPLE_PORT}"
+    port = settings.sample_sources_port
+    url = f"http://127.0.0.1:{port}"
     service = _start(
         "the sample sources",
-        [sys.executable, "-m", "sample_sources", "serve", "--port", str(SAMPLE_PORT)],
+        [sys.executable, "-m", "sample_sources", "serve", "--port", str(port)],
         dict(os.environ),
         log,
     )
     services.append(service)
     _wait_for_http(f"{url}/_health", service=service)
-    os.environ.setdefault("REST_API_URL", url)
-    os.environ.setdefault("GRAPHQL_API_URL", f"{url}/graphql")
-    rest, graphql = os.environ["REST_API_URL"], os.environ["GRAPHQL_API_URL"]
+    rest = os.environ["REST_API_URL"] = settings.rest_api_url or url
+    graphql = os.environ["GRAPHQL_API_URL"] = settings.graphql_api_url or f"{url}/graphql"
     say(f"sample sources: REST {rest}, GraphQL {graphql}")
     yield
 
@@ -215,12 +217,12 @@ def utc_today() -> date:
     return datetime.now(UTC).date()
 
 
-def ensure_sample_drops(say: Say = print, today: date | None = None) -> None:
+def ensure_sample_drops(settings: CliSettings, say: Say = print, today: date | None = None) -> None:
     """The bundled sales drops on the latest days: in an empty landing folder, the SAMPLE_DAYS
     days ending yesterday (UTC). On a later day, while the newest drop is still the sample's
     (as the mark left beside them says), the days since then, as a daily source would have
     delivered them; drops of the user's own are never added to."""
-    location = os.environ.get("LANDING_DIR", "data/landing")
+    location = settings.landing_dir
     if location.startswith("s3://"):
         return
     from sample_sources.sales import write_sample_drops
@@ -242,7 +244,9 @@ def ensure_sample_drops(say: Say = print, today: date | None = None) -> None:
     say(f"wrote {len(files)}{more} sample sales drops ({first}...{yesterday}) to {location}/sales/")
 
 
-def resolve_partitions_start(say: Say = print, today: date | None = None) -> date:
+def resolve_partitions_start(
+    settings: CliSettings, say: Say = print, today: date | None = None
+) -> date:
     """The first day of the partitions, for this process and every one it starts (through
     SALES_START_DATE in the environment): the one the environment or `.env` sets; else the
     earlier of the one kept for this instance and the first drop in the landing area (a start
@@ -252,7 +256,7 @@ def resolve_partitions_start(say: Say = print, today: date | None = None) -> dat
     if explicit is not None:
         return explicit
     kept = kept_start()
-    days = list(CsvLandingResource(**_landing_config()).drops())
+    days = list(CsvLandingResource(location=settings.landing_dir).drops())
     found = [day for day in (kept, date.fromisoformat(days[0]) if days else None) if day]
     start = min(found) if found else (today or utc_today()) - timedelta(days=1)
     if start != kept:
@@ -266,11 +270,13 @@ def resolve_partitions_start(say: Say = print, today: date | None = None) -> dat
     return start
 
 
-def ensure_dagster_home() -> DagsterInstance:
+def ensure_dagster_home(settings: CliSettings) -> DagsterInstance:
     """DAGSTER_HOME with the embedded instance config. The default home under data/ holds a copy
     of deploy/embedded/dagster.yaml, refreshed when the repository's changes; a home of the
-    user's own keeps whatever dagster.yaml it has."""
-    home = Path(os.environ.setdefault("DAGSTER_HOME", str(DEFAULT_DAGSTER_HOME)))
+    user's own keeps whatever dagster.yaml it has. The instance, the kept start and the
+    processes started later find it through the environment."""
+    home = settings.dagster_home or DEFAULT_DAGSTER_HOME
+    os.environ["DAGSTER_HOME"] = str(home)
     home.mkdir(parents=True, exist_ok=True)
     target = home / "dagster.yaml"
     shipped = EMBEDDED_DAGSTER_YAML.read_text()
@@ -280,7 +286,9 @@ def ensure_dagster_home() -> DagsterInstance:
     return DagsterInstance.get()
 
 
-def materialize_everything(instance: DagsterInstance, say: Say = print) -> None:
+def materialize_everything(
+    settings: CliSettings, instance: DagsterInstance, say: Say = print
+) -> None:
     """Run every job once: the REST snapshots, each continent, every landed sales day, records."""
     # Loaded here so that the resources see the source URLs set by `sample_sources`, and the
     # partitions the start `resolve_partitions_start` set.
@@ -288,7 +296,7 @@ def materialize_everything(instance: DagsterInstance, say: Say = print) -> None:
     from orchestration.defs.countries_graphql.partitions import CONTINENTS
 
     defs = definitions.defs()
-    days = list(CsvLandingResource(**_landing_config()).drops())
+    days = list(CsvLandingResource(location=settings.landing_dir).drops())
 
     def run(job: str, what: str = "", **kwargs: object) -> None:
         started = time.monotonic()
@@ -303,21 +311,12 @@ def materialize_everything(instance: DagsterInstance, say: Say = print) -> None:
     if days:
         run("sales_job", f" ({days[0]}...{days[-1]})", tags=range_tags(days[0], days[-1]))
     run("records_job")
-    recorded, _ = record_finished_runs(instance, open_warehouse(_warehouse_url()))
+    recorded, _ = record_finished_runs(instance, open_warehouse(settings.warehouse_url))
     say(f"recorded {recorded} run(s) in pipeline_runs")
 
 
-def _landing_config() -> dict[str, str]:
-    landing = os.environ.get("LANDING_DIR")
-    return {"location": landing} if landing else {}
-
-
-def _warehouse_url() -> str:
-    return os.environ.get("WAREHOUSE_URL", DEFAULT_WAREHOUSE_URL)
-
-
-def table_counts() -> dict[str, int]:
-    wh = open_warehouse(_warehouse_url())
+def table_counts(settings: CliSettings) -> dict[str, int]:
+    wh = open_warehouse(settings.warehouse_url)
     return {name: wh.count(c) if wh.table_exists(name) else 0 for name, c in CONTRACTS.items()}
 
 
@@ -327,39 +326,35 @@ def lake_counts() -> dict[str, int]:
     return {name: lake.state(name).rows for name in lake.table_names()}
 
 
-def print_tables() -> None:
-    engine = open_warehouse(_warehouse_url()).engine
+def print_tables(settings: CliSettings) -> None:
+    engine = open_warehouse(settings.warehouse_url).engine
     lake = lake_counts()
     print(f"\n{'table':<18} {'warehouse':>9} {'lake':>6}   ({engine}; lake: Delta tables)")
-    for name, rows in table_counts().items():
+    for name, rows in table_counts(settings).items():
         print(f"{name:<18} {rows:>9} {lake.get(name, '-'):>6}")
 
 
 @contextlib.contextmanager
 def embedded_platform(
-    say: Say = print, sources_log: IO[bytes] | None = None
+    settings: CliSettings, say: Say = print, sources_log: IO[bytes] | None = None
 ) -> Iterator[list[Service]]:
     """Sources up, drops landed, every asset materialized; yields the processes started."""
     services: list[Service] = []
     try:
-        with sample_sources(services, say, sources_log):
-            instance = ensure_dagster_home()  # first: the start is kept in DAGSTER_HOME
-            ensure_sample_drops(say)
-            resolve_partitions_start(say)
-            materialize_everything(instance, say)
+        with sample_sources(settings, services, say, sources_log):
+            instance = ensure_dagster_home(settings)  # first: the start is kept in DAGSTER_HOME
+            ensure_sample_drops(settings, say)
+            resolve_partitions_start(settings, say)
+            materialize_everything(settings, instance, say)
             yield services
     finally:
         _stop(services)
 
 
-def demo() -> None:
-    with embedded_platform():
+def demo(settings: CliSettings) -> None:
+    with embedded_platform(settings):
         pass
-    print_tables()
-
-
-def log_dir() -> Path:
-    return Path(os.environ.get("LOG_DIR") or ROOT / "data" / "logs")
+    print_tables(settings)
 
 
 def banner(ui: str, api: str | None, dev_key: bool, logs: Path | None) -> str:
@@ -420,11 +415,11 @@ def wait_for_code(ui_url: str, service: Service, timeout_s: float = 120) -> list
     return [f"the code locations did not load within {timeout_s:.0f} s"]
 
 
-def serve(console: Console, services: list[Service]) -> None:
+def serve(settings: CliSettings, console: Console, services: list[Service]) -> None:
     """Start the UI and the API beside the processes already up, then print the banner."""
     say = console.say
-    counts = table_counts()
-    engine = open_warehouse(_warehouse_url()).engine
+    counts = table_counts(settings)
+    engine = open_warehouse(settings.warehouse_url).engine
     say(
         f"warehouse ({engine}): {sum(counts.values())} rows in {len(counts)} tables "
         "(`make demo` prints each)"
@@ -436,41 +431,45 @@ def serve(console: Console, services: list[Service]) -> None:
     dg_env = env | {"VIRTUAL_ENV": sys.prefix}
     dg_env.setdefault(BATCH_SIZE_VARIABLE, str(DEFAULT_BATCH_SIZE))
     dg = str(Path(sys.executable).with_name("dg"))
-    ui_cmd = [dg, "dev", "-h", "127.0.0.1", "-p", str(UI_PORT)]
+    ui_cmd = [dg, "dev", "-h", "127.0.0.1", "-p", str(settings.ui_port)]
     ui = _start("the Dagster UI (dg dev)", ui_cmd, dg_env, console.log(DAGSTER_LOG))
     services.append(ui)
-    ui_url = f"http://127.0.0.1:{UI_PORT}"
+    ui_url = f"http://127.0.0.1:{settings.ui_port}"
     api_url = None
     if (ROOT / "serving" / "app.py").exists():
-        api_cmd = [sys.executable, "-m", "serving", "--host", "127.0.0.1", "--port", str(API_PORT)]
+        port = str(settings.api_port)
+        api_cmd = [sys.executable, "-m", "serving", "--host", "127.0.0.1", "--port", port]
         # The push endpoints need a key: a development one unless SERVING_API_KEYS is set.
-        api_env = env | {"SERVING_API_KEYS": env.get("SERVING_API_KEYS") or DEV_API_KEY}
+        api_env = env | {"SERVING_API_KEYS": settings.serving_api_keys or DEV_API_KEY}
         api = _start("the serving API", api_cmd, api_env, console.log(SERVING_LOG))
         services.append(api)
-        api_url = f"http://127.0.0.1:{API_PORT}"
+        api_url = f"http://127.0.0.1:{port}"
         _wait_for_http(f"{api_url}/ping", 60, api)
     _wait_for_http(f"{ui_url}/server_info", 180, ui)
     # Quiet, a code location that fails to load would only show in the UI and the log.
     for error in wait_for_code(ui_url, ui):
         where = f"; the log: {ui.log}" if ui.log else ""
         say(f"{error} (the UI shows why{where})")
-    dev_key = bool(api_url) and not env.get("SERVING_API_KEYS")
+    dev_key = bool(api_url) and not settings.serving_api_keys
     say(banner(ui_url, api_url, dev_key, console.log_dir))
 
 
-def run(verbose: bool = False) -> None:
+def run(settings: CliSettings, verbose: bool = False) -> None:
     # Started in the background of a script we inherit SIGINT ignored, and so would our
     # children; a handler of our own is reset to the default in them.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    console = Console(None if verbose else log_dir())
+    console = Console(None if verbose else settings.log_dir or DEFAULT_LOG_DIR)
     if console.log_dir is not None:
         console.say(f"starting; the logs go to {_shown(console.log_dir)}/")
     exited: list[Service] = []
     try:
-        with console.quiet(), embedded_platform(console.say, console.log(SOURCES_LOG)) as services:
+        with (
+            console.quiet(),
+            embedded_platform(settings, console.say, console.log(SOURCES_LOG)) as services,
+        ):
             try:
-                serve(console, services)
+                serve(settings, console, services)
                 while not (exited := [s for s in services if s.poll() is not None]):
                     time.sleep(0.5)
                 for service in exited:
@@ -531,6 +530,7 @@ def backfill(first: str, last: str, url: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    settings = CliSettings()
     parser = argparse.ArgumentParser(prog="python -m orchestration.cli", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("demo", help="materialize everything headless and print the tables")
@@ -543,14 +543,15 @@ def main(argv: list[str] | None = None) -> None:
     fill = sub.add_parser("backfill", help="backfill the sales days FROM..TO in one run")
     fill.add_argument("--from", dest="first", required=True, help="YYYY-MM-DD")
     fill.add_argument("--to", dest="last", required=True, help="YYYY-MM-DD")
-    fill.add_argument("--url", default=f"http://127.0.0.1:{UI_PORT}", help="the webserver")
+    ui = f"http://127.0.0.1:{settings.ui_port}"
+    fill.add_argument("--url", default=ui, help="the webserver")
     args = parser.parse_args(argv)
     if args.command == "backfill":
         backfill(args.first, args.last, args.url)
     elif args.command == "run":
-        run(args.verbose)
+        run(settings, args.verbose)
     else:
-        demo()
+        demo(settings)
 
 
 if __name__ == "__main__":

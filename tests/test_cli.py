@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from orchestration import cli
+from orchestration.cli_settings import CliSettings
 from tests.processes import free_port, wait_for_http
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -116,10 +117,11 @@ def test_demo_materializes_everything_and_prints_the_tables(tmp_path, warehouse_
         "sales_orders": 4875,
         "sales_rejects": 125,
         "sales_daily": 5,
-        "records": 10 + 100 + 252 + 4875,
+        "records": 10 + 100 + 252 + 4875 + 200 + 500,
         "api_rejects": 0,
-        # users writes two ledger rows: its API upsert and its `source=push` slice.
-        "partition_ledger": 39,
+        # users writes two ledger rows: its API upsert and its `source=push` slice; todos and
+        # comments one each, with their api_rejects scopes and their records slices.
+        "partition_ledger": 45,
         # Every version passed its blocking checks: nothing was held back.
         "quarantine": 0,
         # Its four runs reached pipeline_runs without a daemon.
@@ -129,9 +131,13 @@ def test_demo_materializes_everything_and_prints_the_tables(tmp_path, warehouse_
         "landing_users": 0,
         "logs": 0,
         "log_levels_hourly": 0,
+        # The datasets declared in core/datasets/ beside posts: 20 to-dos a user, 5 comments a post.
+        "todos": 200,
+        "comments": 500,
     }
     # Every served table it loaded is in the lake as a Delta table, with the same rows.
     served = ["users", "posts", "countries", "sales_orders", "sales_rejects", "sales_daily"]
+    served += ["todos", "comments"]
     assert lake == {name: counts[name] for name in [*served, "records"]}
     days_in_lake = (tmp_path / "lake" / "delta" / "sales_orders").glob("order_date=*")
     assert len(list(days_in_lake)) == 5
@@ -233,6 +239,49 @@ def test_run_serves_the_ui_and_ctrl_c_stops_everything(tmp_path):
     assert "X-API-Key: dev-key" in output
     with pytest.raises(httpx.TransportError):
         httpx.get(ui, timeout=2)
+
+
+CLI_VARIABLES = (
+    "SAMPLE_SOURCES_PORT",
+    "UI_PORT",
+    "API_PORT",
+    "REST_API_URL",
+    "GRAPHQL_API_URL",
+    "LANDING_DIR",
+    "WAREHOUSE_URL",
+    "DAGSTER_HOME",
+    "LOG_DIR",
+    "SERVING_API_KEYS",
+)
+
+
+def test_the_command_reads_its_environment_once_in_main(monkeypatch):
+    for name in CLI_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("UI_PORT", "")  # blank: unset
+    default = CliSettings()
+    assert (default.sample_sources_port, default.ui_port, default.api_port) == (8100, 3000, 8000)
+    assert default.landing_dir == "data/landing"
+    assert default.warehouse_url == "sqlite:///data/warehouse.db"
+    assert default.dagster_home is default.log_dir is default.serving_api_keys is None
+    assert not default.own_sources
+
+    monkeypatch.setenv("UI_PORT", "3100")
+    monkeypatch.setenv("REST_API_URL", "http://rest.test")
+    monkeypatch.setenv("GRAPHQL_API_URL", "http://graphql.test/graphql")
+    monkeypatch.setenv("LOG_DIR", "/tmp/logs")
+    given = CliSettings()
+    assert given.ui_port == 3100 and given.own_sources and str(given.log_dir) == "/tmp/logs"
+
+    # Nothing is read at import: a bad port fails `main`, naming the variable, not the import.
+    env = {**os.environ, "UI_PORT": "not-a-port"}
+    code = "import orchestration.cli as c; c.main(['backfill', '--from', 'x', '--to', 'y'])"
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True
+    )
+    assert done.returncode != 0 and "UI_PORT" in done.stderr, done.stderr
+    imported = subprocess.run([sys.executable, "-c", code.split(";")[0]], cwd=ROOT, env=env)
+    assert imported.returncode == 0
 
 
 def test_the_banner_says_where_everything_is(tmp_path, monkeypatch):
@@ -371,14 +420,14 @@ def test_the_default_dagster_home_follows_the_embedded_config(tmp_path, monkeypa
         home.mkdir(parents=True)
         (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
         monkeypatch.setenv("DAGSTER_HOME", str(home))
-        instance = cli.ensure_dagster_home()
+        instance = cli.ensure_dagster_home(CliSettings())
         instance.dispose()
     # The copy under data/ is refreshed; a home of the user's own keeps its config.
     assert (default / "dagster.yaml").read_text() == shipped
     assert (own / "dagster.yaml").read_text() == "telemetry:\n  enabled: false\n"
     fresh = tmp_path / "fresh_home"
     monkeypatch.setenv("DAGSTER_HOME", str(fresh))
-    instance = cli.ensure_dagster_home()
+    instance = cli.ensure_dagster_home(CliSettings())
     assert not instance.nux_enabled
     instance.dispose()
     assert (fresh / "dagster.yaml").read_text() == shipped

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from core.settings import PlatformSettings, keep_start, platform_settings, start_file
 from orchestration import cli
+from orchestration.cli_settings import CliSettings
 from sample_sources.sales import write_drops
 from serving.core.config import Settings
 from tests.serving_fixtures import client_for
@@ -39,7 +40,7 @@ def resolve(unset, monkeypatch):
     it starts through SALES_START_DATE, unset again here for the next call."""
 
     def resolve(today: date) -> date:
-        start = cli.resolve_partitions_start(print, today=today)
+        start = cli.resolve_partitions_start(CliSettings(), print, today=today)
         assert os.environ.get("SALES_START_DATE") == start.isoformat()
         monkeypatch.delenv("SALES_START_DATE")
         return start
@@ -79,11 +80,26 @@ def test_a_logs_start_that_is_not_an_hour_is_refused(unset, monkeypatch, value):
     monkeypatch.setenv("LOGS_START_DATE", value)
     with pytest.raises(ValidationError, match="LOGS_START_DATE"):
         PlatformSettings()
+    # The API holds the platform's settings: it refuses the same start.
+    with pytest.raises(ValidationError, match="LOGS_START_DATE"):
+        Settings()
+
+
+def test_the_api_composes_the_platform_settings(unset, monkeypatch):
+    keep_start(date(2026, 5, 15))
+    settings = Settings()
+    assert settings.platform.first_day == date(2026, 5, 15)
+    assert settings.logs_start_date == settings.platform.first_hour_key == "2026-05-15-00:00"
+    monkeypatch.setenv("LOGS_START_DATE", "2026-05-10-06:00")
+    assert Settings().logs_start_date == "2026-05-10-06:00"
+    # The API's own variable still overrides it.
+    monkeypatch.setenv("SERVING_LOGS_START_DATE", "2026-05-12-00:00")
+    assert Settings().logs_start_date == "2026-05-12-00:00"
 
 
 def test_make_run_dates_the_sample_on_the_latest_days_and_keeps_the_start(unset, resolve):
     landing = unset
-    cli.ensure_sample_drops(print, today=TODAY)
+    cli.ensure_sample_drops(CliSettings(), print, today=TODAY)
     first = TODAY - timedelta(5)
     assert drop_days(landing) == days(first, TODAY - timedelta(1))
     assert resolve(TODAY) == first
@@ -93,20 +109,20 @@ def test_make_run_dates_the_sample_on_the_latest_days_and_keeps_the_start(unset,
 
     # Two days later: the sample's missing days are landed, the start stays.
     later = TODAY + timedelta(2)
-    cli.ensure_sample_drops(print, today=later)
+    cli.ensure_sample_drops(CliSettings(), print, today=later)
     assert drop_days(landing) == days(first, later - timedelta(1))
     assert resolve(later) == first
 
     # A drop of the user's own is newer than the sample's: nothing is added after it.
     write_drops(landing, later, 1, 50)
-    cli.ensure_sample_drops(print, today=later + timedelta(5))
+    cli.ensure_sample_drops(CliSettings(), print, today=later + timedelta(5))
     assert drop_days(landing)[-1] == later.isoformat()
     assert len(drop_days(landing)) == 8
 
 
 def test_the_start_never_moves_later_and_follows_an_older_drop(unset, resolve):
     landing = unset
-    cli.ensure_sample_drops(print, today=TODAY)
+    cli.ensure_sample_drops(CliSettings(), print, today=TODAY)
     first = resolve(TODAY)
     (landing / "sales" / f"sales_{first}.csv").unlink()  # archived: its partition stays
     assert resolve(TODAY) == first
@@ -119,15 +135,15 @@ def test_the_start_never_moves_later_and_follows_an_older_drop(unset, resolve):
 def test_a_landing_folder_of_the_users_own_keeps_its_drops_and_sets_the_start(unset, resolve):
     landing = unset
     write_drops(landing, date(2024, 3, 1), 5, 500)
-    cli.ensure_sample_drops(print, today=TODAY)
+    cli.ensure_sample_drops(CliSettings(), print, today=TODAY)
     assert drop_days(landing) == days(date(2024, 3, 1), date(2024, 3, 5))
     assert resolve(TODAY) == date(2024, 3, 1)
 
 
 def test_an_explicit_start_is_used_as_it_is(unset, monkeypatch):
     monkeypatch.setenv("SALES_START_DATE", "2024-01-01")
-    cli.ensure_sample_drops(print, today=TODAY)
-    assert cli.resolve_partitions_start(print, today=TODAY) == date(2024, 1, 1)
+    cli.ensure_sample_drops(CliSettings(), print, today=TODAY)
+    assert cli.resolve_partitions_start(CliSettings(), print, today=TODAY) == date(2024, 1, 1)
     assert not start_file().exists()
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from core.settings import platform_settings
+from core.settings import PlatformSettings, platform_settings
 
 
 def _split(value: object) -> object:
@@ -25,10 +25,16 @@ def _split(value: object) -> object:
 
 class Settings(BaseSettings):
     """Every knob of the serving API. Variables are `SERVING_<NAME>`, except `WAREHOUSE_URL`,
-    which the whole platform shares."""
+    which the whole platform shares; the platform's own settings are composed in `platform`."""
 
     model_config = SettingsConfigDict(
         env_prefix="SERVING_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    platform: PlatformSettings = Field(
+        default_factory=platform_settings,
+        description="The platform's settings (`core.settings`), which the API shares: where "
+        "the data begins.",
     )
 
     warehouse_url: str = Field(
@@ -110,11 +116,11 @@ class Settings(BaseSettings):
         16_384, ge=2, description="Largest log `attributes` object, as compact JSON."
     )
     logs_start_date: str = Field(
-        default_factory=lambda: platform_settings().first_hour_key,
-        validation_alias=AliasChoices("LOGS_START_DATE", "SERVING_LOGS_START_DATE"),
+        default_factory=lambda data: data["platform"].first_hour_key,
+        validation_alias=AliasChoices("SERVING_LOGS_START_DATE", "logs_start_date"),
         description=(
-            "The first hour of the `logs` partitions, resolved as the Dagster code resolves it "
-            "(`core.settings`): by default 00:00 UTC of the first day of the data."
+            "The first hour of the `logs` partitions: the platform's (`LOGS_START_DATE`, else "
+            "00:00 UTC of the first day of the data, as the Dagster code resolves it)."
         ),
     )
     max_clock_skew_s: int = Field(
