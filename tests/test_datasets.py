@@ -16,7 +16,7 @@ import pytest
 from deltalake import DeltaTable
 
 from core.contracts import CONTRACTS, Column, Contract
-from core.contracts.datasets import FETCHED_AT
+from core.contracts.datasets import FETCHED_AT, POSTS
 from core.datasets import SNAPSHOTS, Records, RestSnapshot, lookup
 from orchestration import definitions
 from orchestration.resources.sources import RestApiResource
@@ -28,7 +28,7 @@ DECLARED = {"todos": rest.TODOS, "comments": rest.COMMENTS}
 ASSETS = [f"{prefix}{name}" for name in DECLARED for prefix in ("raw_", "", "lake/")]
 
 
-def test_todos_and_comments_are_declared_and_served_like_every_contract():
+def test_posts_todos_and_comments_are_declared_and_served_like_every_contract():
     declared = {s.name: s for s in SNAPSHOTS}
     assert set(DECLARED) <= set(declared)
     for name in DECLARED:
@@ -40,6 +40,16 @@ def test_todos_and_comments_are_declared_and_served_like_every_contract():
         "title": "string",
         "completed": "bool",
     }
+    # posts is declared too, its contract still importable as POSTS, its raw shape unchanged;
+    # its records rows are mapped with the hand-written sources (`user <id>` is no column).
+    assert declared["posts"].contract is POSTS is CONTRACTS["posts"]
+    assert declared["posts"].raw_schema == {
+        "userId": "int",
+        "id": "int",
+        "title": "string",
+        "body": "string",
+    }
+    assert declared["posts"].records is None and declared["posts"].group == "rest_api"
     assert declared["comments"].flatten(rest.COMMENTS[0]) == {
         "id": 1,
         "post_id": rest.COMMENTS[0]["postId"],
@@ -169,7 +179,7 @@ def test_todos_and_comments_load_from_the_source_to_the_lake_records_and_api(pla
 # the repository (the package spans every such folder on the Python path): the stand-in's
 # todos again, under another name and with only some of their fields kept.
 CHORES = """
-from core.contracts.datasets import FETCHED_AT
+from core.contracts.datasets import FETCHED_AT, POSTS
 from core.contracts.schema import Column, Contract
 from core.datasets import Records, RestSnapshot
 
