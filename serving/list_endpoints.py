@@ -91,6 +91,8 @@ class ListRoute(APIRoute):
 
 @dataclass
 class Declared:
+    """One declared listing: its full path, the endpoint, its route handler and summary."""
+
     path: str
     endpoint: ListEndpoint
     handler: Endpoint
