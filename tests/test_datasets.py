@@ -179,7 +179,7 @@ def test_todos_and_comments_load_from_the_source_to_the_lake_records_and_api(pla
 # the repository (the package spans every such folder on the Python path): the stand-in's
 # todos again, under another name and with only some of their fields kept.
 CHORES = """
-from core.contracts.datasets import FETCHED_AT, POSTS
+from core.contracts.datasets import FETCHED_AT
 from core.contracts.schema import Column, Contract
 from core.datasets import Records, RestSnapshot
 

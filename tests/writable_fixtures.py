@@ -34,7 +34,9 @@ def seed_logs(url: str) -> None:
     materialized, so `/logs` and `/logs/levels` have rows to search and page."""
     from dagster import DagsterInstance, materialize
 
-    from orchestration.definitions import defs
+    from core.settings import platform_settings_once
+    from orchestration.defs.logs.assets import logs_assets
+    from orchestration.defs.logs.partitions import hourly_partitions
     from orchestration.resources.storage import WarehouseResource
 
     records = [
@@ -51,9 +53,10 @@ def seed_logs(url: str) -> None:
     with client_for(url, api_keys="seed-key") as client:
         answer = client.post("/ingest/logs", json=records, headers={"X-API-Key": "seed-key"})
         assert answer.status_code == 201, answer.text
+    hours = hourly_partitions(platform_settings_once())
+    seeded = [a for a in logs_assets(hours) if a.key.path[-1] in ("logs", "log_levels_hourly")]
     result = materialize(
-        defs().assets,
-        selection=["logs", "log_levels_hourly"],
+        seeded,
         resources={"warehouse": WarehouseResource(url=url)},
         instance=DagsterInstance.ephemeral(),
         tags={

@@ -332,16 +332,15 @@ CONTRACTS: dict[str, Contract] = {
         LOG_LEVELS_HOURLY,
     )
 }
-# The datasets declared in core/datasets/ add their contracts here (that package reads this
-# module, so it registers them itself when imported).
-import core.datasets  # noqa: E402, F401
 
 
 def __getattr__(name: str) -> Contract:
     """`POSTS`: the posts contract, declared with its dataset in core/datasets/posts.py (read
-    when asked, since that package imports this module)."""
+    when asked, since that package imports this module: also while it is being imported)."""
     if name == "POSTS":
-        return CONTRACTS["posts"]
+        from core.datasets.posts import POSTS as declared
+
+        return declared.contract
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -351,3 +350,8 @@ def contract_for(name: str) -> Contract:
         return CONTRACTS[name]
     except KeyError:
         raise KeyError(f"no contract {name!r}; known: {sorted(CONTRACTS)}") from None
+
+
+# The datasets declared in core/datasets/ add their contracts here (that package reads this
+# module, so it registers them itself when imported).
+import core.datasets  # noqa: E402, F401
