@@ -7,22 +7,17 @@ right there when it matches -> one keyset (or capped-offset) query -> JSON or st
 from __future__ import annotations
 
 import asyncio
-import csv
 import hashlib
-import io
-from collections.abc import AsyncIterator, Callable, Iterable
-from itertools import repeat
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlencode
 
-import orjson
 from fastapi import Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import Response
 
 from core.contracts import Contract
 from serving.catalog import Catalog, Snapshot
 from serving.core.errors import ApiError
-from serving.db.base import Database
 from serving.deps import Context, ListParams
 from serving.query import (
     Condition,
@@ -33,10 +28,17 @@ from serving.query import (
     cursor_values,
     decode_cursor,
     encode_cursor,
-    keyset,
     parse_filter,
-    parse_sort,
 )
+from serving.responses import (
+    cache_headers,
+    csv_page,
+    csv_stream,
+    json_response,
+    not_modified,
+    wants_csv,
+)
+from serving.table_plans import table_plan
 
 # Parameters that shape the page but not the set of rows (left out of a cursor's fingerprint).
 PAGING = frozenset({"cursor", "limit", "page", "page_size", "format", "count"})
@@ -51,109 +53,6 @@ def filters_from_query(
         for name, value in request.query_params.multi_items()
         if name not in declared
     ]
-
-
-def wants_csv(request: Request, fmt: str | None) -> bool:
-    if fmt is not None:
-        return fmt == "csv"
-    accept = request.headers.get("accept", "")
-    return "text/csv" in accept and "application/json" not in accept
-
-
-def not_modified(request: Request, etag: str) -> bool:
-    header = request.headers.get("if-none-match")
-    if not header:
-        return False
-    tags = {t.strip().removeprefix("W/") for t in header.split(",")}
-    return etag in tags or "*" in tags
-
-
-def cache_headers(ctx: Context, etag: str | None) -> dict[str, str]:
-    if etag is None:
-        return {"Cache-Control": "no-cache", "Vary": "Accept"}
-    return {
-        "ETag": etag,
-        "Cache-Control": f"public, max-age={ctx.settings.cache_max_age_s}, must-revalidate",
-        "Vary": "Accept",
-    }
-
-
-def json_response(body: Any, headers: dict[str, str], status: int = 200) -> Response:
-    return Response(
-        orjson.dumps(body), status_code=status, media_type="application/json", headers=headers
-    )
-
-
-def row_builder(
-    names: list[str], converters: list[Callable[[Any], Any] | None]
-) -> Callable[[list[tuple[Any, ...]]], list[dict[str, Any]]]:
-    """`rows -> [{name: value}]` for these columns, each converter applied to its column
-    (None: the value as fetched)."""
-    convert = [
-        (i, name, c)
-        for i, (name, c) in enumerate(zip(names, converters, strict=True))
-        if c is not None
-    ]
-
-    # The rows come from a SELECT of exactly these columns: zip needs no length check, and
-    # `map` keeps the per-row loop in C (the builder runs for every row served).
-    def build(rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
-        dicts = list(map(dict, map(zip, repeat(names), rows)))
-        if convert:
-            for d, row in zip(dicts, rows, strict=True):
-                for i, name, c in convert:
-                    d[name] = c(row[i])
-        return dicts
-
-    return build
-
-
-class TablePlan:
-    """What every listing of one table on one engine shares, computed once: the column names,
-    the row builder, the parsed sorts and the SQL of unfiltered pages (the first page's above
-    all), whose text depends only on the sort, the NULLs of the cursor, the limit and offset."""
-
-    MAX_SQL = 4096
-
-    def __init__(self, contract: Contract, db: Database) -> None:
-        self.contract = contract
-        self.names = contract.column_names
-        self.index = {n: i for i, n in enumerate(self.names)}
-        self.to_dicts = row_builder(self.names, [db.converter(c) for c in contract.columns])
-        self._orders: dict[str | None, Order] = {}
-        self._sql: dict[tuple[Any, ...], str] = {}
-
-    def order(self, sort: str | None) -> Order:
-        order = self._orders.get(sort)
-        if order is None:
-            # Only valid sorts get here (parse_sort raises otherwise): a few per column.
-            order = self._orders[sort] = parse_sort(self.contract, sort)
-        return order
-
-    def rows_sql(
-        self, db: Database, select: Select, after: list[Any] | None, limit: int | None, offset: int
-    ) -> tuple[str, list[Any]]:
-        if select.filtered:
-            return select.rows_sql(db, after=after, limit=limit, offset=offset)
-        nulls = None if after is None else tuple(v is None for v in after)
-        key = (select.order, nulls, limit, offset)
-        sql = self._sql.get(key)
-        if sql is None:
-            if len(self._sql) >= self.MAX_SQL:
-                self._sql.clear()
-            sql = self._sql[key] = select.rows_sql(db, after=after, limit=limit, offset=offset)[0]
-        assert select.order is not None
-        return sql, (keyset(db, select.order, after)[1] if after is not None else [])
-
-
-_PLANS: dict[tuple[type[Database], str], TablePlan] = {}
-
-
-def table_plan(contract: Contract, db: Database) -> TablePlan:
-    plan = _PLANS.get((type(db), contract.name))
-    if plan is None or plan.contract is not contract:
-        plan = _PLANS[(type(db), contract.name)] = TablePlan(contract, db)
-    return plan
 
 
 class Listing:
@@ -294,7 +193,7 @@ class Listing:
             has_more = len(rows) > page_size
             rows = rows[:page_size]
             if csv_out:
-                return self._csv_page(rows, headers)
+                return csv_page(self.contract, rows, headers)
             body = {
                 "data": self.to_dicts(rows),
                 "total": total,
@@ -333,7 +232,7 @@ class Listing:
         if csv_out:
             if next_url:
                 headers["Link"] = f'<{next_url}>; rel="next"'
-            return self._csv_page(rows, headers)
+            return csv_page(self.contract, rows, headers)
         body = {"data": self.to_dicts(rows), "next": token, "next_url": next_url, "limit": limit}
         if params.count:
             body["total"], body["total_capped"] = (total, capped) if exists else (0, False)
@@ -352,43 +251,9 @@ class Listing:
             raise ApiError(404, "not_found", f"no {what}")
         return json_response(self.to_dicts(rows)[0], headers)
 
-    # -- CSV ----------------------------------------------------------------------------------
-    def _csv_converters(self) -> list[Callable[[Any], Any]]:
-        def text(v: Any) -> Any:
-            return "" if v is None else v
-
-        def boolean(v: Any) -> Any:
-            return "" if v is None else ("true" if v else "false")
-
-        return [boolean if c.type == "bool" else text for c in self.contract.columns]
-
-    def _csv_lines(self, rows: list[tuple[Any, ...]], header: bool) -> bytes:
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        if header:
-            writer.writerow(self.names)
-        convs = self._csv_converters()
-        writer.writerows([[c(v) for c, v in zip(convs, r, strict=True)] for r in rows])
-        return buf.getvalue().encode()
-
-    def _csv_page(self, rows: list[tuple[Any, ...]], headers: dict[str, str]) -> Response:
-        return Response(
-            self._csv_lines(rows, True), media_type="text/csv; charset=utf-8", headers=headers
-        )
-
     def _stream_csv(self, exists: bool, headers: dict[str, str]) -> Response:
         db, timeout = self.ctx.db, self.ctx.settings.export_timeout_ms
         sql, params = self.select.rows_sql(db)
-
-        async def body() -> AsyncIterator[bytes]:
-            yield self._csv_lines([], True)
-            if not exists or self.empty_search:
-                return
-            async for rows in db.stream(sql, params, timeout_ms=timeout):
-                yield self._csv_lines(rows, False)
-
-        headers = {
-            **headers,
-            "Content-Disposition": f'inline; filename="{self.contract.name}.csv"',
-        }
-        return StreamingResponse(body(), media_type="text/csv; charset=utf-8", headers=headers)
+        streamed = exists and not self.empty_search
+        batches = db.stream(sql, params, timeout_ms=timeout) if streamed else None
+        return csv_stream(self.contract, batches, headers)

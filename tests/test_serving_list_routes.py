@@ -39,8 +39,8 @@ from serving.core.errors import ApiError, install_error_handlers
 from serving.db import QueryTimeout, open_database
 from serving.db.base import Work
 from serving.list_endpoints import ListRoutes
-from serving.listing import row_builder
 from serving.params import LIST
+from serving.table_plans import row_builder
 
 LIST_PATHS = {"/data", "/users", "/posts", "/countries", "/sales/orders", "/sales/daily"}
 HEADERS = ("content-type", "cache-control", "vary", "link", "content-disposition")

@@ -14,7 +14,7 @@ from serving.core.errors import ErrorEnvelope
 from serving.core.observability import metrics_response
 from serving.db.base import DatabaseUnavailable, QueryTimeout
 from serving.deps import ContextDep
-from serving.listing import json_response
+from serving.responses import json_response
 from serving.schemas import HealthAnswer, StatsAnswer
 
 router = APIRouter(tags=["operations"])

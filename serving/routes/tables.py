@@ -11,9 +11,9 @@ from core.contracts import CONTRACTS
 from serving.catalog import LANDING, LEDGER, Catalog
 from serving.core.errors import ERROR_RESPONSES, ApiError, ErrorEnvelope
 from serving.list_endpoints import ListEndpoint
-from serving.listing import cache_headers, json_response, not_modified
 from serving.params import LIST, SEARCH, QueryModel
 from serving.query import OPERATORS, primary_key
+from serving.responses import cache_headers, json_response, not_modified
 from serving.schemas import AnyRowsPage, TablesAnswer
 
 router = APIRouter(tags=["tables"], responses=ERROR_RESPONSES)

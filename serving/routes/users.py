@@ -14,9 +14,9 @@ from serving.core.errors import ERROR_RESPONSES, ApiError, ErrorEnvelope
 from serving.deps import Context, ContextDep
 from serving.ingest.users import find_user
 from serving.list_endpoints import ListRoutes
-from serving.listing import cache_headers, not_modified
 from serving.params import LIST, SEARCH, Param
 from serving.query import Filter, parse_filter
+from serving.responses import cache_headers, not_modified
 from serving.schemas import row_model
 
 router = APIRouter(tags=["users and posts"], responses=ERROR_RESPONSES)
