@@ -7,8 +7,7 @@ import pyarrow.compute as pc
 import pytest
 
 from core.contracts import ContractError
-from orchestration.defs.sales_csv import cleaning
-from orchestration.defs.sales_csv.cleaning import DropCleaner, clean_sales
+from orchestration.defs.sales_csv.cleaning import DropCleaner, clean_sales, duplicates
 from sample_sources.sales import generate_day_with_stats
 
 DAY = date(2024, 3, 1)
@@ -205,7 +204,7 @@ def test_ids_sharing_a_hash_are_still_told_apart(monkeypatch):
     expected = DropCleaner(text.encode(), DAY, block_bytes=2 << 10)
     expected_orders = pa.concat_tables(list(expected.orders()))
     monkeypatch.setattr(
-        cleaning, "_hash_strings", lambda values: pc.utf8_length(values).to_numpy().astype("u8")
+        duplicates, "hash_strings", lambda values: pc.utf8_length(values).to_numpy().astype("u8")
     )
     cleaner = DropCleaner(text.encode(), DAY, block_bytes=2 << 10)
     orders = pa.concat_tables(list(cleaner.orders()))
