@@ -13,8 +13,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from orchestration import cli
-from orchestration.cli_settings import CliSettings
+from orchestration.cli import console
+from orchestration.cli.home import EMBEDDED_DAGSTER_YAML, ensure_dagster_home
+from orchestration.cli.processes import Service
+from orchestration.cli.run import location_errors, wait_for_code
+from orchestration.cli.settings import CliSettings
 from tests.processes import free_port, wait_for_http
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -286,7 +289,9 @@ def test_the_command_reads_its_environment_once_in_main(monkeypatch):
 
 def test_the_banner_says_where_everything_is(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    quiet = cli.banner("http://127.0.0.1:3000", "http://127.0.0.1:8000", True, tmp_path / "logs")
+    quiet = console.banner(
+        "http://127.0.0.1:3000", "http://127.0.0.1:8000", True, tmp_path / "logs"
+    )
     assert quiet.splitlines()[1:] == [
         "Dagster UI    http://127.0.0.1:3000",
         "Serving API   http://127.0.0.1:8000  "
@@ -297,7 +302,7 @@ def test_the_banner_says_where_everything_is(tmp_path, monkeypatch):
         "              `make run VERBOSE=1` prints them here instead",
         "Ctrl-C stops everything.",
     ]
-    verbose = cli.banner("http://127.0.0.1:3000", None, False, None)
+    verbose = console.banner("http://127.0.0.1:3000", None, False, None)
     assert "Logs          printed here (VERBOSE=1)" in verbose
     assert "Serving API" not in verbose and "Push key" not in verbose
 
@@ -307,13 +312,13 @@ def test_a_code_location_that_fails_to_load_is_named_before_the_banner():
         entry = {"name": "dataplatform", "loadStatus": status, "locationOrLoadError": error}
         return {"workspaceOrError": {"__typename": "Workspace", "locationEntries": [entry]}}
 
-    assert cli.location_errors(workspace("LOADING", None)) is None
-    assert cli.location_errors(workspace("LOADED", {"__typename": "RepositoryLocation"})) == []
+    assert location_errors(workspace("LOADING", None)) is None
+    assert location_errors(workspace("LOADED", {"__typename": "RepositoryLocation"})) == []
     broken = {
         "__typename": "PythonError",
         "message": "NameError: name 'Verdict' is not defined\n\nStack Trace: ...",
     }
-    assert cli.location_errors(workspace("LOADED", broken)) == [
+    assert location_errors(workspace("LOADED", broken)) == [
         "code location dataplatform failed to load: NameError: name 'Verdict' is not defined"
     ]
 
@@ -341,7 +346,7 @@ def test_wait_for_code_names_a_location_that_fails_on_a_real_webserver(tmp_path)
     try:
         url = f"http://127.0.0.1:{port}"
         wait_for_http(f"{url}/server_info", 120, alive=lambda: proc.poll() is None)
-        [error] = cli.wait_for_code(url, cli.Service("dg dev", proc))
+        [error] = wait_for_code(url, Service("dg dev", proc))
         assert error.startswith("code location broken failed to load: "), error
         assert "No module named 'a_module_that_is_not_there'" in error
         assert len(error) < 200
@@ -355,7 +360,7 @@ def test_the_readme_shows_the_banner_make_run_prints(monkeypatch):
     readme = (ROOT / "README.md").read_text()
     shown = readme.split("once both answer ends with:\n\n```\n", 1)[1].split("```", 1)[0]
     defaults = ("http://127.0.0.1:3000", "http://127.0.0.1:8000", True, ROOT / "data" / "logs")
-    assert cli.banner(*defaults).strip() + "\n" == shown
+    assert console.banner(*defaults).strip() + "\n" == shown
 
 
 @pytest.mark.parametrize(
@@ -377,7 +382,7 @@ def test_make_run_passes_verbose_on(setting, flag):
 CONSOLE_SCRIPT = """
 import logging, subprocess, sys, warnings
 from pathlib import Path
-from orchestration.cli import Console
+from orchestration.cli.console import Console
 
 console = Console(Path(sys.argv[1]) if sys.argv[1] != "-" else None)
 with console.quiet():
@@ -413,21 +418,21 @@ def test_console_sends_the_logs_to_a_file_unless_verbose(tmp_path, verbose):
 
 def test_the_default_dagster_home_follows_the_embedded_config(tmp_path, monkeypatch):
     default, own = tmp_path / "data" / "dagster_home", tmp_path / "own_home"
-    monkeypatch.setattr(cli, "DEFAULT_DAGSTER_HOME", default)
-    shipped = cli.EMBEDDED_DAGSTER_YAML.read_text()
+    monkeypatch.setattr("orchestration.cli.home.DEFAULT_DAGSTER_HOME", default)
+    shipped = EMBEDDED_DAGSTER_YAML.read_text()
     assert "nux:\n  enabled: false" in shipped  # no first-visit dialog in the embedded UI
     for home in (default, own):
         home.mkdir(parents=True)
         (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
         monkeypatch.setenv("DAGSTER_HOME", str(home))
-        instance = cli.ensure_dagster_home(CliSettings())
+        instance = ensure_dagster_home(CliSettings())
         instance.dispose()
     # The copy under data/ is refreshed; a home of the user's own keeps its config.
     assert (default / "dagster.yaml").read_text() == shipped
     assert (own / "dagster.yaml").read_text() == "telemetry:\n  enabled: false\n"
     fresh = tmp_path / "fresh_home"
     monkeypatch.setenv("DAGSTER_HOME", str(fresh))
-    instance = cli.ensure_dagster_home(CliSettings())
+    instance = ensure_dagster_home(CliSettings())
     assert not instance.nux_enabled
     instance.dispose()
     assert (fresh / "dagster.yaml").read_text() == shipped

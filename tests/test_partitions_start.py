@@ -12,8 +12,9 @@ import pytest
 from pydantic import ValidationError
 
 from core.settings import PlatformSettings, keep_start, platform_settings, start_file
-from orchestration import cli
-from orchestration.cli_settings import CliSettings
+from orchestration.cli.home import resolve_partitions_start
+from orchestration.cli.landing import ensure_sample_drops
+from orchestration.cli.settings import CliSettings
 from sample_sources.sales import write_drops
 from serving.core.config import Settings
 from tests.serving_fixtures import client_for
@@ -40,7 +41,7 @@ def resolve(unset, monkeypatch):
     it starts through SALES_START_DATE, unset again here for the next call."""
 
     def resolve(today: date) -> date:
-        start = cli.resolve_partitions_start(CliSettings(), print, today=today)
+        start = resolve_partitions_start(CliSettings(), print, today=today)
         assert os.environ.get("SALES_START_DATE") == start.isoformat()
         monkeypatch.delenv("SALES_START_DATE")
         return start
@@ -99,7 +100,7 @@ def test_the_api_composes_the_platform_settings(unset, monkeypatch):
 
 def test_make_run_dates_the_sample_on_the_latest_days_and_keeps_the_start(unset, resolve):
     landing = unset
-    cli.ensure_sample_drops(CliSettings(), print, today=TODAY)
+    ensure_sample_drops(CliSettings(), print, today=TODAY)
     first = TODAY - timedelta(5)
     assert drop_days(landing) == days(first, TODAY - timedelta(1))
     assert resolve(TODAY) == first
@@ -109,20 +110,20 @@ def test_make_run_dates_the_sample_on_the_latest_days_and_keeps_the_start(unset,
 
     # Two days later: the sample's missing days are landed, the start stays.
     later = TODAY + timedelta(2)
-    cli.ensure_sample_drops(CliSettings(), print, today=later)
+    ensure_sample_drops(CliSettings(), print, today=later)
     assert drop_days(landing) == days(first, later - timedelta(1))
     assert resolve(later) == first
 
     # A drop of the user's own is newer than the sample's: nothing is added after it.
     write_drops(landing, later, 1, 50)
-    cli.ensure_sample_drops(CliSettings(), print, today=later + timedelta(5))
+    ensure_sample_drops(CliSettings(), print, today=later + timedelta(5))
     assert drop_days(landing)[-1] == later.isoformat()
     assert len(drop_days(landing)) == 8
 
 
 def test_the_start_never_moves_later_and_follows_an_older_drop(unset, resolve):
     landing = unset
-    cli.ensure_sample_drops(CliSettings(), print, today=TODAY)
+    ensure_sample_drops(CliSettings(), print, today=TODAY)
     first = resolve(TODAY)
     (landing / "sales" / f"sales_{first}.csv").unlink()  # archived: its partition stays
     assert resolve(TODAY) == first
@@ -135,15 +136,15 @@ def test_the_start_never_moves_later_and_follows_an_older_drop(unset, resolve):
 def test_a_landing_folder_of_the_users_own_keeps_its_drops_and_sets_the_start(unset, resolve):
     landing = unset
     write_drops(landing, date(2024, 3, 1), 5, 500)
-    cli.ensure_sample_drops(CliSettings(), print, today=TODAY)
+    ensure_sample_drops(CliSettings(), print, today=TODAY)
     assert drop_days(landing) == days(date(2024, 3, 1), date(2024, 3, 5))
     assert resolve(TODAY) == date(2024, 3, 1)
 
 
 def test_an_explicit_start_is_used_as_it_is(unset, monkeypatch):
     monkeypatch.setenv("SALES_START_DATE", "2024-01-01")
-    cli.ensure_sample_drops(CliSettings(), print, today=TODAY)
-    assert cli.resolve_partitions_start(CliSettings(), print, today=TODAY) == date(2024, 1, 1)
+    ensure_sample_drops(CliSettings(), print, today=TODAY)
+    assert resolve_partitions_start(CliSettings(), print, today=TODAY) == date(2024, 1, 1)
     assert not start_file().exists()
 
 

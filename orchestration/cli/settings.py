@@ -1,5 +1,5 @@
 """What `make run`, `make demo` and `make backfill` read of the environment, once, in
-`orchestration.cli.main`. Blank variables count as unset.
+`orchestration.cli.main`, and what they use where it is unset. Blank variables count as unset.
 
 Only the environment, not `.env`: the resources the runs use (`orchestration.resources`) and the
 processes the command starts read the environment, and the command must name the warehouse,
@@ -14,6 +14,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.warehouse import DEFAULT_WAREHOUSE_URL
 from orchestration.resources.sources import DEFAULT_LANDING_DIR
+
+ROOT = Path(__file__).resolve().parents[2]
+# Where unset: the Dagster instance's folder, `run`'s log folder, and the key `make run` gives
+# the API's push endpoints.
+DEFAULT_DAGSTER_HOME = ROOT / "data" / "dagster_home"
+DEFAULT_LOG_DIR = ROOT / "data" / "logs"
+DEV_API_KEY = "dev-key"
 
 
 class CliSettings(BaseSettings):

@@ -1,0 +1,5 @@
+"""`python -m orchestration.cli demo|run|backfill`."""
+
+from orchestration.cli import main
+
+main()

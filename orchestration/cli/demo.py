@@ -1,0 +1,22 @@
+"""`demo`: the embedded platform brought up headless, then each table's rows in the warehouse and
+the lake printed."""
+
+from __future__ import annotations
+
+from core.warehouse import open_warehouse
+from orchestration.cli.platform import embedded_platform, lake_counts, table_counts
+from orchestration.cli.settings import CliSettings
+
+
+def print_tables(settings: CliSettings) -> None:
+    engine = open_warehouse(settings.warehouse_url).engine
+    lake = lake_counts()
+    print(f"\n{'table':<18} {'warehouse':>9} {'lake':>6}   ({engine}; lake: Delta tables)")
+    for name, rows in table_counts(settings).items():
+        print(f"{name:<18} {rows:>9} {lake.get(name, '-'):>6}")
+
+
+def demo(settings: CliSettings) -> None:
+    with embedded_platform(settings):
+        pass
+    print_tables(settings)
