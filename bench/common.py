@@ -27,6 +27,9 @@ from typing import Any
 
 MB = 1 << 20
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
+# The serving read path's floor: its first page against the same app's trivial endpoint, in
+# requests/s (docs/decisions/serving-read-path.md).
+FIRST_PAGE_FLOOR = {"sqlite": 0.6, "postgresql": 0.35}
 
 
 def current_rss_mb() -> float:

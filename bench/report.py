@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from common import format_cell
+from common import FIRST_PAGE_FLOOR, format_cell
 from harness import ratio
 
 BENCH = Path(__file__).resolve().parent
@@ -359,7 +359,7 @@ def render_serving(res: dict[str, Any], path: Path) -> list[str]:
         if engine == "datasette" or not isinstance(r, dict):
             continue
         try:
-            first_floor = 0.45 if engine == "sqlite" else 0.3
+            first_floor = FIRST_PAGE_FLOOR[engine]
             deep = r["deep"]["p50_ms"] / r["first"]["p50_ms"]
             first = r["first"]["rps"] / r["trivial"]["rps"]
             cached = r["304"]["rps"] / r["trivial"]["rps"]

@@ -38,7 +38,14 @@ import pyarrow as pa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import ensure_wrk, free_port, pinned, run_wrk, stop_process  # noqa: E402
+from bench.common import (  # noqa: E402
+    FIRST_PAGE_FLOOR,
+    ensure_wrk,
+    free_port,
+    pinned,
+    run_wrk,
+    stop_process,
+)
 from bench.common import start_process as start  # noqa: E402
 from core.contracts import CONTRACTS  # noqa: E402
 from core.sql import timestamp_text  # noqa: E402
@@ -255,7 +262,7 @@ def report(results: dict[str, dict[str, Result]]) -> None:
     for engine, r in results.items():
         if engine == "datasette":
             continue
-        first_floor = 0.6 if engine == "sqlite" else 0.35  # docs/decisions/serving-read-path.md
+        first_floor = FIRST_PAGE_FLOOR[engine]
         rows += [
             (engine, "deep page p50 / first page p50 <= 1.3",
              r["deep"].p50_ms / r["first"].p50_ms, r["deep"].p50_ms / r["first"].p50_ms <= 1.3),
