@@ -130,7 +130,13 @@ RECORDS = Contract(
     name="records",
     description="Every entity of every source in one searchable schema.",
     columns=(
-        Column("source", "string", False, "users, posts, countries or sales."),
+        Column(
+            "source",
+            "string",
+            False,
+            "users, posts, countries, sales, or a declared dataset with a records mapping "
+            "(todos, comments).",
+        ),
         Column("source_id", "string", False, "The entity's key in its source."),
         Column("name", "string", False),
         Column("value", "string"),

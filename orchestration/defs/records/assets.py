@@ -66,8 +66,9 @@ RECORDS_AUDITS = [key_unique(RECORDS), not_null(RECORDS)]
     check_specs=[a.spec("records", None) for a in RECORDS_AUDITS],
 )
 def records(context: AssetExecutionContext, warehouse: WarehouseResource):
-    """Users (from the REST API, and pushed ones as `push-<id>`), posts, countries and sales
-    orders in one searchable schema: source, source_id, name, value, description, created_at,
+    """Users (from the REST API, and pushed ones as `push-<id>`), posts, countries, sales
+    orders and every declared dataset with a `records` mapping (`core/datasets/`: todos,
+    comments) in one searchable schema: source, source_id, name, value, description, created_at,
     updated_at, unique on (source, source_id). Rebuilt inside the warehouse (INSERT ...
     SELECT), one transaction for all sources, published only if its checks pass on it."""
     wh = warehouse.get()
