@@ -50,6 +50,14 @@ query Status($id: String!) {
 }
 """
 
+PARTITION_KEYS = """
+query Keys($path: [String!]!) {
+  assetNodeOrError(assetKey: {path: $path}) {
+    __typename
+    ... on AssetNode { partitionKeys }
+  }
+}
+"""
 
 FAILURES = """
 query Failures($id: ID!) {
@@ -90,17 +98,30 @@ def _graphql(url: str, query: str, variables: dict[str, Any]) -> dict[str, Any]:
     response = httpx.post(
         f"{url.rstrip('/')}/graphql", json={"query": query, "variables": variables}
     )
-    response.raise_for_status()
+    if response.status_code != 200:
+        raise BackfillError(f"the webserver answered {response.status_code}: {response.text[:300]}")
     body = response.json()
     if body.get("errors"):
         raise BackfillError("; ".join(e["message"] for e in body["errors"]))
     return body["data"]
 
 
+def existing_days(url: str, days: list[str], asset: str = SALES_ASSETS[0]) -> list[str]:
+    """`days`, once every one of them is a partition of the running definitions' `asset`
+    (Dagster would otherwise backfill only those that are, and say nothing of the others)."""
+    node = _graphql(url, PARTITION_KEYS, {"path": asset.split("/")})["assetNodeOrError"]
+    keys = node.get("partitionKeys") or []
+    missing = [d for d in days if d not in set(keys)]
+    if missing:
+        span = f"{keys[0]} to {keys[-1]}" if keys else "none yet"
+        raise BackfillError(f"no partition for {', '.join(missing)}: the days are {span}")
+    return days
+
+
 def launch_backfill(url: str, first: str, last: str, assets: list[str] = SALES_ASSETS) -> str:
     """Launch a backfill of `assets` for every day from `first` to `last`; returns its id."""
     params = {
-        "partitionNames": days_between(first, last),
+        "partitionNames": existing_days(url, days_between(first, last)),
         "assetSelection": [{"path": a.split("/")} for a in assets],
         "title": f"sales {first}...{last}",
     }

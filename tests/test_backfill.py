@@ -113,6 +113,15 @@ def test_make_backfill_runs_a_range_in_one_run(tmp_path):
         assert "COMPLETED_FAILED (1 run(s)" in partial.stdout
         assert "no sales drop for 1 day(s): ['2024-03-04']" in partial.stdout
         assert "2 day(s) published" in partial.stdout and "1 of 2" in partial.stdout
+
+        # Days before the first partition: refused by name before anything is launched (Dagster
+        # itself would backfill only the days it has, and say nothing of the others).
+        early = cli_backfill("2023-12-30", "2024-03-01", url, env_home)
+        assert early.returncode == 1, early.stdout + early.stderr[-3000:]
+        assert early.stdout == ""
+        assert early.stderr.startswith(
+            "backfill refused: no partition for 2023-12-30, 2023-12-31: the days are 2024-"
+        ), early.stderr
     wh = open_warehouse(warehouse_url)
     assert wh.count(SALES_DAILY) == 3
     assert wh.count(SALES_ORDERS) > 500

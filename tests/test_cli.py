@@ -110,6 +110,10 @@ def test_demo_materializes_everything_and_prints_the_tables(tmp_path, warehouse_
     done = python(["-m", "orchestration.cli", "demo"], env, 300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert start_warnings(done.stdout + done.stderr) == []
+    # A line per step on the terminal; Dagster's step logs in LOG_DIR.
+    assert "materialized rest_api_job in" in done.stdout
+    assert " - DEBUG - " not in done.stdout + done.stderr
+    assert "STEP_SUCCESS" in (tmp_path / "logs" / "dagster.log").read_text()
     counts, lake = table_counts(done.stdout)
     # The same tables and row counts on SQLite and on PostgreSQL: the sample data is
     # deterministic, 5,200 sales rows of which 200 are duplicates and 125 rejects.
