@@ -13,6 +13,7 @@ from core.contracts.datasets import CONTRACTS, PARTITION_LEDGER, SALES_ORDERS
 from core.sql import PARAMS_PER_STATEMENT, POSTGRES, SQLITE, quote, timestamp_text
 from core.statements import bind, compile_statement, where_equal
 from core.warehouse import Warehouse, open_warehouse
+from core.warehouse.writes import BULK_ROWS
 
 # Every column type, a partition column, a unique and a secondary index, a full-text index.
 PROBE = Contract(
@@ -199,6 +200,31 @@ def test_a_temporary_table_like_another_is_empty_and_private(probe: Warehouse):
         )
         assert probe.execute(conn, 'SELECT COUNT(*) FROM "_probe_copy"').fetchone()[0] == 2
         conn.execute('DROP TABLE "_probe_copy"')
+
+
+def test_a_bulk_write_leaves_the_planner_statistics_current(warehouse: Warehouse):
+    # PostgreSQL plans the audits by the table's statistics: a bulk write refreshes them at once
+    # (autovacuum would, a minute or more later). SQLite plans by its indexes alone.
+    n = BULK_ROWS
+    rows = pa.Table.from_pylist(
+        [{"day": D1, "id": i, "name": f"n{i}"} for i in range(n)]
+        + [{"day": D2, "id": n + 1, "name": "small"}],
+        schema=PROBE.arrow_schema,
+    )
+    warehouse.replace_partitions(PROBE, rows, [D1.isoformat(), D2.isoformat()])
+    if warehouse.dialect is SQLITE:
+        assert warehouse.dialect.refresh_statistics(PROBE.name) is None
+        return
+    (estimate,) = warehouse.query(
+        "SELECT reltuples FROM pg_class WHERE relname = :name", {"name": PROBE.name}
+    )[0]
+    assert estimate == n + 1
+    # A small write leaves them to autovacuum.
+    warehouse.replace_partitions(PROBE, rows.slice(n), [D2.isoformat()])
+    (estimate,) = warehouse.query(
+        "SELECT reltuples FROM pg_class WHERE relname = :name", {"name": PROBE.name}
+    )[0]
+    assert estimate == n + 1
 
 
 # -- the warehouse's intent-named statements ---------------------------------------------------

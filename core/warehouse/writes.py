@@ -22,6 +22,9 @@ from core.warehouse.reads import Reads
 # Bulk loads go in slices, so neither the COPY text nor SQLite's Python rows ever hold a whole
 # partition at once (16,384 rows are ~7 MB as Python objects).
 BULK_BATCH_ROWS = 16_384
+# A write of at least this many rows refreshes the table's planner statistics (on engines that
+# plan by them), so the audits that follow are planned on what the table now holds.
+BULK_ROWS = 10_000
 
 
 class Warehouse(Reads):
@@ -97,6 +100,9 @@ class Warehouse(Reads):
                 for key, n in zip(found, counts["count_all"].to_pylist(), strict=True):
                     rows[key] += n
             deferred.build()
+            refresh = self.dialect.refresh_statistics(contract.name)
+            if refresh and sum(rows.values()) >= BULK_ROWS:
+                c.execute(refresh)
             self._record(c, contract, rows)
         return sum(rows.values())
 
