@@ -61,7 +61,25 @@ def _translate(exc: Exception) -> Exception:
     return exc
 
 
-class PostgresDatabase(Database):
+class LazyPool:
+    """Opens its psycopg `pool` on first use, once, and closes it once."""
+
+    pool: AsyncConnectionPool
+    _opened = False
+
+    async def open(self) -> None:
+        if not self._opened:
+            # wait=False: the API starts (and /health answers 503) while Postgres is down.
+            await self.pool.open(wait=False)
+            self._opened = True
+
+    async def close(self) -> None:
+        if self._opened:
+            await self.pool.close()
+            self._opened = False
+
+
+class PostgresDatabase(LazyPool, Database):
     engine = "postgresql"
     placeholder = "%s"
 
@@ -81,18 +99,6 @@ class PostgresDatabase(Database):
             autocommit=True,
             prepare_threshold=prepare_threshold,
         )
-        self._opened = False
-
-    async def open(self) -> None:
-        if not self._opened:
-            # wait=False: the API starts (and /health answers 503) while Postgres is down.
-            await self.pool.open(wait=False)
-            self._opened = True
-
-    async def close(self) -> None:
-        if self._opened:
-            await self.pool.close()
-            self._opened = False
 
     async def fetch(
         self,

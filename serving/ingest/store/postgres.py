@@ -16,7 +16,7 @@ from psycopg_pool import PoolTimeout
 from core.contracts.datasets import LANDING_LOGS, LANDING_USERS
 from core.sql import quote, timestamp_text
 from serving.db.base import DatabaseUnavailable, iso_timestamp
-from serving.db.postgres import connection_pool
+from serving.db.postgres import LazyPool, connection_pool
 from serving.ingest.models import LOG_BATCH, LogRecordIn
 from serving.ingest.store.answers import DuplicateEmail, Stored, WarehouseBusy
 from serving.ingest.store.groups import LandingStore, Pending, plan_group
@@ -29,7 +29,7 @@ from serving.ingest.store.statements import (
 )
 
 
-class PostgresLandingStore(LandingStore):
+class PostgresLandingStore(LazyPool, LandingStore):
     """A pool of read-write sessions; rows go in through `PG_INSERT_BATCH` under an advisory
     lock."""
 
@@ -50,18 +50,7 @@ class PostgresLandingStore(LandingStore):
             autocommit=False,
             prepare_threshold=prepare_threshold,
         )
-        self._opened = False
         self._ddl_lock = asyncio.Lock()
-
-    async def open(self) -> None:
-        if not self._opened:
-            await self.pool.open(wait=False)
-            self._opened = True
-
-    async def close(self) -> None:
-        if self._opened:
-            await self.pool.close()
-            self._opened = False
 
     async def _transaction(self, lock_table: str, body: Callable[[Any], Any]) -> Any:
         await self.open()
