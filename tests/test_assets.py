@@ -19,9 +19,9 @@ from core.contracts.datasets import (
     SALES_REJECTS,
     USERS,
 )
+from core.datasets.countries import CONTINENTS
 from orchestration.backfill import SALES_ASSETS
 from orchestration.definitions import defs
-from orchestration.defs.countries_graphql.partitions import CONTINENTS
 from orchestration.defs.raw_zone import load_records
 from orchestration.run_tags import range_tags
 from sample_sources import rest

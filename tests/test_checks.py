@@ -16,9 +16,9 @@ from dagster import (
 
 from core.contracts.datasets import SALES_ORDERS, SALES_REJECTS, USERS
 from core.contracts.raw import RAW_SCHEMAS, schema_drift
+from core.datasets.countries import CONTINENTS
 from orchestration import definitions
 from orchestration.defs.audits import Scope, Verdict
-from orchestration.defs.countries_graphql.partitions import CONTINENTS
 from orchestration.defs.sales_csv.checks import (
     ORDERS_KEY_UNIQUE,
     ORDERS_VALUE_RANGES,

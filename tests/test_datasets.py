@@ -16,11 +16,11 @@ import pytest
 from deltalake import DeltaTable
 
 from core.contracts import CONTRACTS, Column, Contract
-from core.contracts.datasets import FETCHED_AT, POSTS
-from core.datasets import SNAPSHOTS, Records, RestSnapshot, lookup
+from core.contracts.datasets import COUNTRIES, FETCHED_AT, POSTS
+from core.datasets import SNAPSHOTS, GraphQLSnapshot, Records, RestSnapshot, lookup
 from orchestration import definitions
 from orchestration.resources.sources import RestApiResource
-from sample_sources import rest
+from sample_sources import graphql_api, rest
 from tests.serving_fixtures import client_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,6 +57,30 @@ def test_posts_todos_and_comments_are_declared_and_served_like_every_contract():
         "email": rest.COMMENTS[0]["email"],
         "body": rest.COMMENTS[0]["body"],
     }
+
+
+def test_countries_is_a_graphql_declaration_with_a_partition_per_continent():
+    countries = next(s for s in SNAPSHOTS if s.name == "countries")
+    assert isinstance(countries, GraphQLSnapshot) and countries.group == "graphql_api"
+    assert countries.contract is CONTRACTS["countries"] is COUNTRIES
+    assert countries.partition_keys == ("AF", "AN", "AS", "EU", "NA", "OC", "SA")
+    assert countries.contract.partition_column == "continent_code"
+    # The raw shape the drift check expects is the one it always did.
+    assert countries.raw_schema == {
+        "code": "string",
+        "name": "string",
+        "native": "string",
+        "capital": "string",
+        "currency": "string",
+        "emoji": "string",
+        "continent.code": "string",
+        "continent.name": "string",
+        "languages": "array",
+    }
+    germany = next(c for c in graphql_api.load_data().countries_of("EU") if c["code"] == "DE")
+    row = countries.flatten(germany)
+    assert (row["continent_code"], row["continent_name"]) == ("EU", "Europe")
+    assert row["languages"] == germany["languages"]
 
 
 def test_a_nested_field_is_a_dotted_path():
@@ -103,6 +127,46 @@ def contract(name: str, *columns: Column) -> Contract:
     ],
 )
 def test_a_wrong_declaration_fails_when_imported_naming_the_problem(declare, message):
+    with pytest.raises(ValueError, match=message):
+        declare()
+
+
+def partitioned(name: str) -> Contract:
+    return Contract(
+        name=name,
+        description="",
+        columns=(Column("id", "int"), Column("zone", "string"), FETCHED_AT),
+        key=("id",),
+        partition_column="zone",
+    )
+
+
+QUERY = "query Q($zone: String!) { items(zone: $zone) { id zone } }"
+FIELDS = {"id": "id", "zone": "zone"}
+
+
+@pytest.mark.parametrize(
+    ("declare", "message"),
+    [
+        (
+            lambda: GraphQLSnapshot(partitioned("items"), QUERY, "items", FIELDS, "zone"),
+            "both partition_variable and partition_keys",
+        ),
+        (
+            lambda: GraphQLSnapshot(partitioned("items"), QUERY, "items", FIELDS),
+            "partition_column",
+        ),
+        (
+            lambda: GraphQLSnapshot(partitioned("items"), QUERY, "items", FIELDS, "area", ("a",)),
+            r"never uses \$area",
+        ),
+        (
+            lambda: GraphQLSnapshot(partitioned("items"), QUERY, "items", {"id": "id"}),
+            "missing",
+        ),
+    ],
+)
+def test_a_wrong_graphql_declaration_fails_naming_the_problem(declare, message):
     with pytest.raises(ValueError, match=message):
         declare()
 
@@ -175,9 +239,10 @@ def test_todos_and_comments_load_from_the_source_to_the_lake_records_and_api(pla
         assert sorted(int(r["source_id"]) for r in unified) == [t["id"] for t in rest.TODOS]
 
 
-# A dataset added the way docs/adding-a-dataset.md says, in a `core/datasets/` folder outside
+# Datasets added the way docs/adding-a-dataset.md says, in a `core/datasets/` folder outside
 # the repository (the package spans every such folder on the Python path): the stand-in's
-# todos again, under another name and with only some of their fields kept.
+# todos again, under another name and with only some of their fields kept; and the GraphQL
+# stand-in's continents, a table snapshotted whole.
 CHORES = """
 from core.contracts.datasets import FETCHED_AT
 from core.contracts.schema import Column, Contract
@@ -202,6 +267,25 @@ CHORES = RestSnapshot(
 )
 """
 
+REGIONS = """
+from core.contracts.datasets import FETCHED_AT
+from core.contracts.schema import Column, Contract
+from core.datasets import GraphQLSnapshot, Records
+
+REGIONS = GraphQLSnapshot(
+    contract=Contract(
+        name="regions",
+        description="The continents of the GraphQL API, under another name.",
+        columns=(Column("code", "string", False), Column("title", "string", False), FETCHED_AT),
+        key=("code",),
+    ),
+    query="{ continents { code name } }",
+    root="continents",
+    fields={"code": "code", "title": "name"},
+    records=Records(name="title"),
+)
+"""
+
 LOAD_AND_SERVE = """
 import json, sys
 import dagster as dg
@@ -214,20 +298,32 @@ defs = definitions.defs()
 graph = defs.resolve_asset_graph()
 assets = {k.to_user_string(): graph.get(k) for k in graph.get_all_asset_keys()}
 chores = ["raw_chores", "chores", "lake/chores"]
+regions = ["raw_regions", "regions", "lake/regions"]
 result = dg.materialize(
     [*defs.assets, *defs.asset_checks],
-    selection=[*chores, "records"],
+    selection=[*chores, *regions, "records"],
     resources=resources_from_env(),
     instance=dg.DagsterInstance.ephemeral(),
 )
-rest_api_job = defs.resolve_job_def("rest_api_job")
+jobs = {name: defs.resolve_job_def(name) for name in ("rest_api_job", "regions_job")}
+schedule = defs.resolve_schedule_def("daily_regions_snapshot")
 with TestClient(create_app()) as client:
     listed = {t["name"]: t["rows"] for t in client.get("/tables").json()["data"]}
     rows = client.get("/tables/chores", params={"limit": 3}).json()["data"]
+    region_rows = client.get("/tables/regions", params={"limit": 10}).json()["data"]
+    by_source = client.get("/data", params={"source": "regions", "limit": 10}).json()
 print(json.dumps({
-    "groups": {name: assets[name].group_name for name in chores},
-    "checks": sorted(str(k.to_user_string()) for k in graph.asset_check_keys if "chores" in str(k)),
-    "in_job": sorted(k.to_user_string() for k in rest_api_job.asset_layer.executable_asset_keys),
+    "groups": {name: assets[name].group_name for name in [*chores, *regions]},
+    "checks": sorted(
+        str(k.to_user_string())
+        for k in graph.asset_check_keys
+        if "chores" in str(k) or "regions" in str(k)
+    ),
+    "in_job": {
+        name: sorted(k.to_user_string() for k in job.asset_layer.executable_asset_keys)
+        for name, job in jobs.items()
+    },
+    "schedule": [schedule.job_name, schedule.cron_schedule],
     "records_deps": sorted(k.to_user_string() for k in assets["records"].parent_keys),
     "success": result.success,
     "evaluations": {
@@ -236,6 +332,8 @@ print(json.dumps({
     },
     "listed": listed,
     "rows": rows,
+    "regions": region_rows,
+    "by_source": by_source,
 }))
 """
 
@@ -244,6 +342,7 @@ def test_a_declaration_module_is_all_a_new_dataset_needs(tmp_path, sources):
     folder = tmp_path / "elsewhere" / "core" / "datasets"
     folder.mkdir(parents=True)
     (folder / "chores.py").write_text(textwrap.dedent(CHORES))
+    (folder / "regions.py").write_text(textwrap.dedent(REGIONS))
     env = dict(
         os.environ,
         PYTHONPATH=os.pathsep.join([str(ROOT), str(tmp_path / "elsewhere")]),
@@ -251,6 +350,7 @@ def test_a_declaration_module_is_all_a_new_dataset_needs(tmp_path, sources):
         WAREHOUSE_URL=f"sqlite:///{tmp_path / 'warehouse.db'}",
         LAKE_URL=str(tmp_path / "lake"),
         REST_API_URL=sources.url,
+        GRAPHQL_API_URL=f"{sources.url}/graphql",
     )
     (tmp_path / "dagster_home").mkdir()
     done = subprocess.run(
@@ -268,18 +368,34 @@ def test_a_declaration_module_is_all_a_new_dataset_needs(tmp_path, sources):
         "raw_chores": "rest_api",
         "chores": "rest_api",
         "lake/chores": "rest_api",
+        "raw_regions": "graphql_api",
+        "regions": "graphql_api",
+        "lake/regions": "graphql_api",
     }
     assert answer["checks"] == [
         "chores:key_unique",
         "chores:required_not_null",
         "raw_chores:schema_drift",
+        "raw_regions:schema_drift",
+        "regions:key_unique",
+        "regions:required_not_null",
     ]
-    assert {"raw_chores", "chores", "lake/chores"} <= set(answer["in_job"])
-    assert "chores" in answer["records_deps"]
+    assert {"raw_chores", "chores", "lake/chores"} <= set(answer["in_job"]["rest_api_job"])
+    assert answer["in_job"]["regions_job"] == ["lake/regions", "raw_regions", "regions"]
+    assert answer["schedule"] == ["regions_job", "0 2 * * *"]
+    assert {"chores", "regions"} <= set(answer["records_deps"])
     assert answer["success"], answer
     assert answer["evaluations"] and all(answer["evaluations"].values()), answer["evaluations"]
     assert answer["listed"]["chores"] == len(rest.TODOS)
-    assert answer["listed"]["records"] == len(rest.TODOS)
+    continents = graphql_api.load_data().continents
+    assert answer["listed"]["regions"] == len(continents) == 7
+    assert answer["listed"]["records"] == len(rest.TODOS) + len(continents)
+    assert sorted((r["code"], r["title"]) for r in answer["regions"]) == sorted(
+        (c["code"], c["name"]) for c in continents
+    )
+    assert sorted(r["name"] for r in answer["by_source"]["data"]) == sorted(
+        c["name"] for c in continents
+    )
     first = rest.TODOS[0]
     assert answer["rows"][0] | {"fetched_at": None} == {
         "id": first["id"],

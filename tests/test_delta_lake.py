@@ -22,9 +22,9 @@ from dagster import AssetKey, AssetSelection, DagsterInstance, materialize
 from deltalake import DeltaTable
 
 from core.contracts.datasets import LANDING_LOGS, SALES_ORDERS
+from core.datasets.countries import CONTINENTS
 from orchestration import definitions
 from orchestration.backfill import SALES_ASSETS
-from orchestration.defs.countries_graphql.partitions import CONTINENTS
 from orchestration.defs.lake.tables import LAKE_TABLES, LakeTable
 from orchestration.resources.storage import LakeResource
 from orchestration.run_tags import range_tags

@@ -15,8 +15,9 @@ from core.contracts.datasets import (
     SALES_ORDERS,
     SALES_REJECTS,
 )
-from orchestration.defs.countries_graphql.assets import raw_countries_path
+from core.datasets.countries import COUNTRIES as COUNTRIES_SNAPSHOT
 from orchestration.defs.raw_zone import read_raw_json, write_raw_json
+from orchestration.defs.snapshots.assets import raw_path
 from orchestration.resources.storage import LakeResource
 from sample_sources.sales import generate_day
 from tests.test_assets import SALES
@@ -194,11 +195,10 @@ def test_a_continent_repeating_another_continents_code_keeps_its_published_rows(
     wh = platform.warehouse
     before = wh.read(COUNTRIES).to_pylist()
     store = LakeResource(url=str(platform.lake_dir)).get()
-    raw = read_raw_json(store, raw_countries_path("EU"))
-    usa = next(c for c in read_raw_json(store, raw_countries_path("NA")) if c["code"] == "US")
-    write_raw_json(
-        store, raw_countries_path("EU"), [*raw, usa | {"continent": raw[0]["continent"]}]
-    )
+    eu, na = raw_path(COUNTRIES_SNAPSHOT, "EU"), raw_path(COUNTRIES_SNAPSHOT, "NA")
+    raw = read_raw_json(store, eu)
+    usa = next(c for c in read_raw_json(store, na) if c["code"] == "US")
+    write_raw_json(store, eu, [*raw, usa | {"continent": raw[0]["continent"]}])
 
     result = run_assets(platform, ["countries"], partition_key="EU")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 
 from core.contracts.schema import Column, Contract
 
@@ -59,26 +60,6 @@ USERS = Contract(
     key=("source", "id"),
     unique=(("email",),),
     search=("name", "username", "email", "company_name"),
-)
-
-COUNTRIES = Contract(
-    name="countries",
-    description="Countries from the GraphQL API, partitioned by continent.",
-    columns=(
-        Column("code", "string", False, "ISO 3166-1 alpha-2 code."),
-        Column("name", "string", False),
-        Column("native", "string"),
-        Column("capital", "string"),
-        Column("currency", "string", description="ISO 4217 code(s), comma-separated."),
-        Column("emoji", "string"),
-        Column("continent_code", "string", False, "Partition key: AF, AN, AS, EU, NA, OC, SA."),
-        Column("continent_name", "string", False),
-        Column("languages", "json", False, 'JSON array of {"code", "name"}.'),
-        FETCHED_AT,
-    ),
-    key=("code",),
-    partition_column="continent_code",
-    search=("name", "native", "capital"),
 )
 
 SALES_ORDERS = Contract(
@@ -323,7 +304,6 @@ CONTRACTS: dict[str, Contract] = {
     c.name: c
     for c in (
         USERS,
-        COUNTRIES,
         SALES_ORDERS,
         SALES_REJECTS,
         SALES_DAILY,
@@ -341,12 +321,11 @@ CONTRACTS: dict[str, Contract] = {
 
 
 def __getattr__(name: str) -> Contract:
-    """`POSTS`: the posts contract, declared with its dataset in core/datasets/posts.py (read
+    """`POSTS` and `COUNTRIES`: contracts declared with their datasets in core/datasets/ (read
     when asked, since that package imports this module: also while it is being imported)."""
-    if name == "POSTS":
-        from core.datasets.posts import POSTS as declared
-
-        return declared.contract
+    if name in ("POSTS", "COUNTRIES"):
+        module = importlib.import_module(f"core.datasets.{name.lower()}")
+        return getattr(module, name).contract
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

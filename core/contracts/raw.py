@@ -28,17 +28,6 @@ RAW_SCHEMAS: dict[str, dict[str, str]] = {
         "company.catchPhrase": "string",
         "company.bs": "string",
     },
-    "raw_countries": {
-        "code": "string",
-        "name": "string",
-        "native": "string",
-        "capital": "string",
-        "currency": "string",
-        "emoji": "string",
-        "continent.code": "string",
-        "continent.name": "string",
-        "languages": "array",
-    },
 }
 
 

@@ -1,9 +1,10 @@
-"""Datasets declared in one place: a module of this package holding a `RestSnapshot` is all it
-takes to add a REST snapshot dataset (docs/adding-a-dataset.md).
+"""Datasets declared in one place: a module of this package holding a `RestSnapshot` or a
+`GraphQLSnapshot` is all it takes to add a snapshot dataset (docs/adding-a-dataset.md).
 
 A declaration is pure data, so both sides read it: the Dagster code location builds the raw
-asset, the table, their checks, the lake table and the `records` rows from `SNAPSHOTS`, and the
-serving API lists and serves the table because its contract joins `core.contracts.CONTRACTS`.
+asset, the table, their checks, the lake table, the jobs and the `records` rows from
+`SNAPSHOTS`, and the serving API lists and serves the table because its contract joins
+`core.contracts.CONTRACTS`.
 
 `SNAPSHOTS` is filled by importing every module of this package (sorted by name) and keeping
 the declarations found at their top level. The package also spans a `core/datasets/` folder of
@@ -48,6 +49,8 @@ JSON_TYPES: dict[ColumnType, str] = {
 
 # The REST source's asset group: `rest_api_job` and its daily schedule run it.
 REST_GROUP = "rest_api"
+# The GraphQL source's asset group; each of its datasets has a job and a daily schedule.
+GRAPHQL_GROUP = "graphql_api"
 
 
 @dataclass(frozen=True)
@@ -65,37 +68,25 @@ class Records:
         return {"name": self.name, "value": self.value, "description": self.description}
 
 
-@dataclass(frozen=True)
-class RestSnapshot:
-    """A REST collection snapshotted daily into a table of its own.
-
-    - `contract`: the table's schema (its name is the dataset's); among its columns
-      `FETCHED_AT` (`core.contracts.datasets`), the time of the snapshot, which the asset fills.
-    - `path`: the collection on the REST source (`REST_API_URL`), e.g. `/todos`, read page by
-      page.
-    - `fields`: each other column of the contract and the path of its value in a source record;
-      dotted for nested objects (`{"user_id": "userId", "city": "address.city"}`).
-    - `extra_fields`: fields the source sends that the table does not keep (path: JSON type), so
-      the schema-drift check does not report them as added.
-    - `records`: put the rows into the unified `records` table (and `/data`) this way; None
-      keeps them out.
-    - `group`: the asset group; the default `rest_api` is what `rest_api_job` and its daily
-      schedule run.
-    """
+class Snapshot:
+    """What a snapshot declaration of either source has: `contract` (the table's schema, whose
+    name is the dataset's; among its columns `FETCHED_AT` from `core.contracts.datasets`, the
+    snapshot's time, which the asset fills), `fields` (each other column and the path of its
+    value in a source record, dotted for nested objects), `extra_fields` (fields the source
+    sends that the table does not keep, path: JSON type, so the schema-drift check does not
+    report them as added), `records` (the rows' mapping into the unified `records` table, or
+    None) and `group` (the Dagster asset group)."""
 
     contract: Contract
-    path: str
     fields: Mapping[str, str]
-    extra_fields: Mapping[str, str] = field(default_factory=dict)
-    records: Records | None = None
-    group: str = REST_GROUP
+    extra_fields: Mapping[str, str]
+    records: Records | None
+    group: str
 
-    def __post_init__(self) -> None:
+    def _validate(self) -> None:
         name, columns = self.contract.name, self.contract.column_names
         if not (name.isidentifier() and name.islower()):
             raise ValueError(f"{name!r}: a dataset's name is a lower-case identifier")
-        if not self.path.startswith("/"):
-            raise ValueError(f"{name}: path {self.path!r} must start with '/'")
         if FETCHED_AT not in self.contract.columns:
             raise ValueError(f"{name}: the contract needs the column `FETCHED_AT`")
         expected = set(columns) - {FETCHED_AT.name}
@@ -128,6 +119,66 @@ class RestSnapshot:
         return mapped | dict(self.extra_fields)
 
 
+@dataclass(frozen=True)
+class RestSnapshot(Snapshot):
+    """A REST collection snapshotted daily into a table of its own (see `Snapshot` for the
+    common fields). `path` is the collection on the REST source (`REST_API_URL`), e.g.
+    `/todos`, read page by page. The default group, `rest_api`, is what `rest_api_job` and its
+    daily schedule run."""
+
+    contract: Contract
+    path: str
+    fields: Mapping[str, str]
+    extra_fields: Mapping[str, str] = field(default_factory=dict)
+    records: Records | None = None
+    group: str = REST_GROUP
+
+    def __post_init__(self) -> None:
+        self._validate()
+        if not self.path.startswith("/"):
+            raise ValueError(f"{self.name}: path {self.path!r} must start with '/'")
+
+
+@dataclass(frozen=True)
+class GraphQLSnapshot(Snapshot):
+    """A GraphQL query's list snapshotted daily into a table of its own (see `Snapshot` for the
+    common fields), run by its job `<name>_job` and the schedule `daily_<name>_snapshot`.
+
+    - `query`: the document sent to the GraphQL source (`GRAPHQL_API_URL`).
+    - `root`: the path in the answer's `data` of the list of records (`countries`).
+    - `partition_variable` and `partition_keys`: with both, the table has one Dagster partition
+      per key, on the contract's `partition_column`: the query runs once per key with that
+      variable set to it, a write replaces exactly that key's rows, and a record whose column
+      holds another key is rejected. Without them, one query fills the whole table.
+    """
+
+    contract: Contract
+    query: str
+    root: str
+    fields: Mapping[str, str]
+    partition_variable: str | None = None
+    partition_keys: tuple[str, ...] = ()
+    extra_fields: Mapping[str, str] = field(default_factory=dict)
+    records: Records | None = None
+    group: str = GRAPHQL_GROUP
+
+    def __post_init__(self) -> None:
+        self._validate()
+        partitioned = self.partition_variable is not None
+        if partitioned != bool(self.partition_keys):
+            raise ValueError(f"{self.name}: give both partition_variable and partition_keys")
+        if partitioned != (self.contract.partition_column is not None):
+            raise ValueError(
+                f"{self.name}: partitions need the contract's partition_column, and it them"
+            )
+        if partitioned and f"${self.partition_variable}" not in self.query:
+            raise ValueError(f"{self.name}: the query never uses ${self.partition_variable}")
+
+    @property
+    def partitioned(self) -> bool:
+        return self.partition_variable is not None
+
+
 def lookup(record: Mapping[str, object], path: str) -> object:
     """The value at a dotted `path` of a JSON record; None if any step is missing."""
     value: object = record
@@ -138,13 +189,13 @@ def lookup(record: Mapping[str, object], path: str) -> object:
     return value
 
 
-def declarations(modules: Iterable[object]) -> tuple[RestSnapshot, ...]:
+def declarations(modules: Iterable[object]) -> tuple[Snapshot, ...]:
     """The declarations at the top level of `modules`, in order; a name declared twice, or
     taken by another contract, fails."""
-    found: dict[str, RestSnapshot] = {}
+    found: dict[str, Snapshot] = {}
     for module in modules:
         for value in vars(module).values():
-            if not isinstance(value, RestSnapshot) or found.get(value.name) is value:
+            if not isinstance(value, Snapshot) or found.get(value.name) is value:
                 continue
             if value.name in found or value.name in CONTRACTS:
                 raise ValueError(f"dataset {value.name!r} is declared twice, or clashes")
@@ -157,7 +208,9 @@ def _modules() -> list[object]:
     return [importlib.import_module(f"{__name__}.{name}") for name in names]
 
 
-SNAPSHOTS: tuple[RestSnapshot, ...] = declarations(_modules())
+SNAPSHOTS: tuple[Snapshot, ...] = declarations(_modules())
+REST_SNAPSHOTS = tuple(s for s in SNAPSHOTS if isinstance(s, RestSnapshot))
+GRAPHQL_SNAPSHOTS = tuple(s for s in SNAPSHOTS if isinstance(s, GraphQLSnapshot))
 # The declared tables join every other contract: DDL, `/tables` and `/tables/{name}` follow.
 CONTRACTS.update({s.name: s.contract for s in SNAPSHOTS})
 # The datasets with rows in `records`: `/data?source=` accepts them.

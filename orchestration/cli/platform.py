@@ -14,6 +14,7 @@ from typing import IO
 from dagster import DagsterInstance
 
 from core.contracts import CONTRACTS
+from core.datasets import GRAPHQL_SNAPSHOTS
 from core.warehouse import open_warehouse
 from orchestration.cli.console import Say
 from orchestration.cli.home import ensure_dagster_home, resolve_partitions_start
@@ -59,11 +60,11 @@ def sample_sources(
 def materialize_everything(
     settings: CliSettings, instance: DagsterInstance, say: Say = print
 ) -> None:
-    """Run every job once: the REST snapshots, each continent, every landed sales day, records."""
+    """Run every job once: the REST snapshots, each GraphQL dataset over all its partitions,
+    every landed sales day, records."""
     # Loaded here so that the resources see the source URLs set by `sample_sources`, and the
     # partitions the start `resolve_partitions_start` set.
     from orchestration import definitions
-    from orchestration.defs.countries_graphql.partitions import CONTINENTS
 
     defs = definitions.defs()
     days = list(CsvLandingResource(location=settings.landing_dir).drops())
@@ -77,7 +78,9 @@ def materialize_everything(
         say(f"materialized {job}{what} in {time.monotonic() - started:.1f} s")
 
     run("rest_api_job")
-    run("countries_job", tags=range_tags(CONTINENTS[0], CONTINENTS[-1]))
+    for snapshot in GRAPHQL_SNAPSHOTS:
+        keys = snapshot.partition_keys
+        run(f"{snapshot.name}_job", tags=range_tags(keys[0], keys[-1]) if keys else None)
     if days:
         run("sales_job", f" ({days[0]}...{days[-1]})", tags=range_tags(days[0], days[-1]))
     run("records_job")

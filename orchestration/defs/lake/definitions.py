@@ -3,11 +3,11 @@
 import dagster as dg
 
 from core.settings import platform_settings_once
-from orchestration.defs.countries_graphql.partitions import continent_partitions
 from orchestration.defs.lake.assets import lake_asset
-from orchestration.defs.lake.tables import LAKE_TABLES
+from orchestration.defs.lake.tables import LAKE_TABLES, LakeTable
 from orchestration.defs.logs.partitions import hourly_partitions
 from orchestration.defs.sales_csv.partitions import daily_partitions
+from orchestration.defs.snapshots.partitions import SNAPSHOT_PARTITIONS
 
 
 @dg.definitions
@@ -15,14 +15,11 @@ def lake() -> dg.Definitions:
     """One `lake/<table>` asset per published warehouse table (maintenance, a job and its
     schedule, is loaded from `maintenance.py`)."""
     settings = platform_settings_once()
-    by_domain = {
-        "graphql_api": continent_partitions,
-        "sales_csv": daily_partitions(settings),
-        "logs": hourly_partitions(settings),
-    }
-    return dg.Definitions(
-        assets=[
-            lake_asset(spec, by_domain[spec.group] if spec.partition_by else None)
-            for spec in LAKE_TABLES
-        ]
-    )
+    by_domain = {"sales_csv": daily_partitions(settings), "logs": hourly_partitions(settings)}
+
+    def partitions(spec: LakeTable) -> dg.PartitionsDefinition | None:
+        if not spec.partition_by:
+            return None
+        return SNAPSHOT_PARTITIONS.get(spec.name) or by_domain[spec.group]
+
+    return dg.Definitions(assets=[lake_asset(spec, partitions(spec)) for spec in LAKE_TABLES])

@@ -9,7 +9,6 @@ import pyarrow.compute as pc
 
 from core.contracts import Contract
 from core.contracts.datasets import (
-    COUNTRIES,
     LOG_LEVELS_HOURLY,
     LOGS,
     RECORDS,
@@ -67,15 +66,14 @@ class LakeTable:
 
 LAKE_TABLES = (
     LakeTable(USERS, "rest_api"),
-    LakeTable(COUNTRIES, "graphql_api", "continent_code"),
     LakeTable(SALES_ORDERS, "sales_csv", "order_date"),
     LakeTable(SALES_REJECTS, "sales_csv", "partition_date"),
     LakeTable(SALES_DAILY, "sales_csv", "day"),
     LakeTable(RECORDS, "unified"),
     LakeTable(LOGS, "logs", DAY_OF_HOUR, ("timestamp", "landing_id")),
     LakeTable(LOG_LEVELS_HOURLY, "logs", DAY_OF_HOUR),
-    # Every REST snapshot declared in core/datasets/, replaced whole.
-    *(LakeTable(s.contract, s.group) for s in SNAPSHOTS),
+    # Every snapshot declared in core/datasets/: replaced whole, or partitioned as its table.
+    *(LakeTable(s.contract, s.group, s.contract.partition_column) for s in SNAPSHOTS),
 )
 
 

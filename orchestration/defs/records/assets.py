@@ -6,6 +6,7 @@ from typing import Any
 from dagster import AssetExecutionContext, AssetSelection, asset
 
 from core.contracts.datasets import COUNTRIES, POSTS, RECORDS, SALES_ORDERS, USERS
+from core.datasets import SNAPSHOTS
 from core.sql import Dialect, timestamp_text
 from orchestration.defs.audits import (
     Outcome,
@@ -17,7 +18,7 @@ from orchestration.defs.audits import (
 from orchestration.defs.automation import follow_whole_tables
 from orchestration.defs.metadata import definition_metadata, table_metadata
 from orchestration.defs.raw_zone import utc_now
-from orchestration.defs.rest_snapshots.records import RECORD_CONTRACTS, record_queries
+from orchestration.defs.snapshots.records import RECORD_CONTRACTS, record_queries
 from orchestration.resources.storage import WarehouseResource
 
 
@@ -54,13 +55,18 @@ def source_queries(dialect: Dialect) -> dict[str, str]:
 
 
 RECORDS_AUDITS = [key_unique(RECORDS), not_null(RECORDS)]
+# The partitioned tables `records` reads whole: the daily orders and the partitioned snapshots.
+PARTITIONED_SOURCES = [
+    "sales_orders",
+    *(s.name for s in SNAPSHOTS if s.contract.partition_column is not None),
+]
 
 
 @asset(
     group_name="unified",
     kinds={"sql"},
     deps=["users", "posts", "countries", "sales_orders", *(c.name for c in RECORD_CONTRACTS)],
-    automation_condition=follow_whole_tables(AssetSelection.assets("countries", "sales_orders")),
+    automation_condition=follow_whole_tables(AssetSelection.assets(*PARTITIONED_SOURCES)),
     pool="warehouse",
     metadata=definition_metadata(RECORDS),
     check_specs=[a.spec("records", None) for a in RECORDS_AUDITS],

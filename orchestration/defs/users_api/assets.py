@@ -19,7 +19,7 @@ from orchestration.defs.automation import FOLLOW_UPSTREAM
 from orchestration.defs.freshness import DAILY_SNAPSHOT
 from orchestration.defs.metadata import definition_metadata, table_metadata
 from orchestration.defs.raw_zone import load_records, read_raw_json, utc_now
-from orchestration.defs.rest_snapshots.assets import fetch_snapshot, snapshot_audits
+from orchestration.defs.snapshots.assets import fetch_rest, snapshot_audits
 from orchestration.resources.sources import RestApiResource
 from orchestration.resources.storage import LakeResource, WarehouseResource
 
@@ -28,7 +28,7 @@ from orchestration.resources.storage import LakeResource, WarehouseResource
 def raw_users(rest_api: RestApiResource, lake: LakeResource) -> MaterializeResult:
     """Every user of the REST API (`/users`, paged with `_start`/`_limit`), kept as received in
     the lake's raw zone (`raw/rest/users.json`)."""
-    return fetch_snapshot(rest_api, lake, "/users", "users")
+    return fetch_rest(rest_api, lake, "/users", "users")
 
 
 # A user's `uid` from its (source, id), in SQL; `records` names users the same way.

@@ -1,4 +1,4 @@
-"""The merge of users pushed to the API (the daily REST snapshot is `rest_snapshots`')."""
+"""The merge of users pushed to the API (the daily REST snapshot is `snapshots`')."""
 
 import dagster as dg
 

@@ -1,7 +1,7 @@
 """The declared datasets' rows in the unified `records` table, as their `records` mapping asks."""
 
 from core.contracts import Column
-from core.datasets import RECORD_SOURCES, SNAPSHOTS, RestSnapshot
+from core.datasets import RECORD_SOURCES, SNAPSHOTS, Snapshot
 from core.sql import quote
 
 RECORD_SNAPSHOTS = [s for s in SNAPSHOTS if s.name in RECORD_SOURCES]
@@ -16,7 +16,7 @@ def _text(column: Column) -> str:
     return name if column.type == "string" else f"CAST({name} AS TEXT)"
 
 
-def record_query(snapshot: RestSnapshot, now: str) -> str:
+def record_query(snapshot: Snapshot, now: str) -> str:
     """The SELECT mapping the dataset's table onto the unified columns (source, source_id,
     name, value, description, created_at, updated_at); `now` is the rebuild's time."""
     contract, mapping = snapshot.contract, snapshot.records

@@ -1,1 +1,0 @@
-"""Countries from the GraphQL API, one partition per continent."""
