@@ -17,7 +17,14 @@ from deltalake import DeltaTable
 
 from core.contracts import CONTRACTS, Column, Contract
 from core.contracts.datasets import COUNTRIES, FETCHED_AT, POSTS
-from core.datasets import SNAPSHOTS, GraphQLSnapshot, Records, RestSnapshot, lookup
+from core.datasets import (
+    SNAPSHOTS,
+    DailyCsvFeed,
+    GraphQLSnapshot,
+    Records,
+    RestSnapshot,
+    lookup,
+)
 from orchestration import definitions
 from orchestration.resources.sources import RestApiResource
 from sample_sources import graphql_api, rest
@@ -167,6 +174,36 @@ FIELDS = {"id": "id", "zone": "zone"}
     ],
 )
 def test_a_wrong_graphql_declaration_fails_naming_the_problem(declare, message):
+    with pytest.raises(ValueError, match=message):
+        declare()
+
+
+def daily(*columns: Column, partition: str | None = "day") -> Contract:
+    return Contract("items", "", (Column("id", "int"), *columns), ("id",), partition)
+
+
+DAY = Column("day", "date", False)
+
+
+@pytest.mark.parametrize(
+    ("declare", "message"),
+    [
+        (lambda: DailyCsvFeed(daily(DAY, partition=None), "items", {"id": "id"}), "date column"),
+        (
+            lambda: DailyCsvFeed(daily(Column("day", "string")), "items", {"id": "id"}),
+            "date column",
+        ),
+        (lambda: DailyCsvFeed(daily(DAY), "Items/x", {"id": "id"}), "folder"),
+        (lambda: DailyCsvFeed(daily(DAY, Column("n", "int")), "items", {"id": "id"}), "missing"),
+        (
+            lambda: DailyCsvFeed(
+                daily(DAY, Column("tags", "json")), "items", {"id": "i", "tags": "t"}
+            ),
+            "no json columns",
+        ),
+    ],
+)
+def test_a_wrong_csv_feed_declaration_fails_naming_the_problem(declare, message):
     with pytest.raises(ValueError, match=message):
         declare()
 
@@ -338,32 +375,44 @@ print(json.dumps({
 """
 
 
-def test_a_declaration_module_is_all_a_new_dataset_needs(tmp_path, sources):
+def declared_elsewhere(tmp_path: Path, declarations: dict[str, str], script: str, **env: str):
+    """Run `script` in a fresh process whose Python path has a `core/datasets/` folder outside
+    the repository holding `declarations` (module name: source), on a warehouse, lake and
+    Dagster home of their own; what it printed last, as JSON."""
     folder = tmp_path / "elsewhere" / "core" / "datasets"
     folder.mkdir(parents=True)
-    (folder / "chores.py").write_text(textwrap.dedent(CHORES))
-    (folder / "regions.py").write_text(textwrap.dedent(REGIONS))
-    env = dict(
+    for module, source in declarations.items():
+        (folder / f"{module}.py").write_text(textwrap.dedent(source))
+    (tmp_path / "dagster_home").mkdir()
+    environment = dict(
         os.environ,
         PYTHONPATH=os.pathsep.join([str(ROOT), str(tmp_path / "elsewhere")]),
         DAGSTER_HOME=str(tmp_path / "dagster_home"),
         WAREHOUSE_URL=f"sqlite:///{tmp_path / 'warehouse.db'}",
         LAKE_URL=str(tmp_path / "lake"),
-        REST_API_URL=sources.url,
-        GRAPHQL_API_URL=f"{sources.url}/graphql",
+        **env,
     )
-    (tmp_path / "dagster_home").mkdir()
     done = subprocess.run(
-        [sys.executable, "-c", LOAD_AND_SERVE],
+        [sys.executable, "-c", script],
         cwd=ROOT,
-        env=env,
+        env=environment,
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    answer = json.loads(done.stdout.splitlines()[-1])
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def test_a_declaration_module_is_all_a_new_dataset_needs(tmp_path, sources):
+    answer = declared_elsewhere(
+        tmp_path,
+        {"chores": CHORES, "regions": REGIONS},
+        LOAD_AND_SERVE,
+        REST_API_URL=sources.url,
+        GRAPHQL_API_URL=f"{sources.url}/graphql",
+    )
     assert answer["groups"] == {
         "raw_chores": "rest_api",
         "chores": "rest_api",
@@ -403,3 +452,161 @@ def test_a_declaration_module_is_all_a_new_dataset_needs(tmp_path, sources):
         "task": first["title"],
         "fetched_at": None,
     }
+
+
+# A daily CSV feed declared the same way, outside the repository: refunds dropped each day.
+REFUNDS = """
+from core.contracts.schema import Column, Contract
+from core.datasets import DailyCsvFeed, Records
+
+REFUNDS = DailyCsvFeed(
+    contract=Contract(
+        name="refunds",
+        description="Refunds, one row per refund, partitioned by the day of the drop.",
+        columns=(
+            Column("refund_id", "string", False),
+            Column("order_id", "string", False),
+            Column("amount", "float", False),
+            Column("approved", "bool"),
+            Column("refund_date", "date", False),
+        ),
+        key=("refund_id",),
+        partition_column="refund_date",
+    ),
+    folder="refunds",
+    columns={
+        "refund_id": "id",
+        "order_id": "order",
+        "amount": "amount",
+        "approved": "approved",
+        "refund_date": "date",
+    },
+    records=Records(name="order_id", value="amount"),
+)
+"""
+
+GOOD_DAY = """id,order,amount,approved,date
+r1, o-1 ,12.50,true,2024-03-01
+r2,o-2,3,,2024-03-01
+r3,o-3,lots,true,2024-03-01
+r1,o-9,1.00,false,2024-03-01
+r4,,2.00,true,2024-03-01
+r5,o-5,4.00,true,2024-03-02
+r6,o-6,5.00
+
+r7,"o-7, split",6.25,false,2024-03-01
+"""
+DRIFTED_DAY = "id,order,amount,approved,date,channel\nr8,o-8,1.00,true,2024-03-02,web\n"
+
+RUN_FEED = """
+import json, os, time
+import dagster as dg
+from deltalake import DeltaTable
+from fastapi.testclient import TestClient
+from orchestration import definitions
+from orchestration.resources import resources_from_env
+from serving.app import create_app
+
+defs = definitions.defs()
+job = defs.resolve_job_def("refunds_job")
+instance = dg.DagsterInstance.get()
+runs = {
+    day: job.execute_in_process(
+        instance=instance, partition_key=day, resources=resources_from_env(), raise_on_error=False
+    )
+    for day in ("2024-03-01", "2024-03-02", "2024-03-03")
+}
+records = defs.resolve_job_def("records_job").execute_in_process(
+    instance=instance, resources=resources_from_env()
+)
+# The drifted day's drop is sent again, fixed: the sensor sees it as changed.
+fixed = os.path.join(os.environ["LANDING_DIR"], "refunds", "refunds_2024-03-02.csv")
+with open(fixed, "w") as drop:
+    drop.write("id,order,amount,approved,date\\nr8,o-8,1.00,true,2024-03-02\\n")
+os.utime(fixed, ns=(time.time_ns() + 10**9, time.time_ns() + 10**9))
+sensor = defs.get_sensor_def("refunds_drop_sensor")
+with dg.build_sensor_context(instance=instance, resources=resources_from_env()) as context:
+    ticked = sensor(context)
+graph = defs.resolve_asset_graph()
+with TestClient(create_app()) as client:
+    rows = client.get("/tables/refunds", params={"limit": 50}).json()["data"]
+    rejects = client.get("/tables/api_rejects", params={"limit": 50}).json()["data"]
+    unified = client.get("/data", params={"source": "refunds"}).json()["data"]
+print(json.dumps({
+    "success": {day: run.success for day, run in runs.items()},
+    "evaluations": {
+        day: {
+            f"{e.asset_key.to_user_string()}:{e.check_name}": e.passed
+            for e in run.get_asset_check_evaluations()
+        }
+        for day, run in runs.items()
+    },
+    "records": records.success,
+    "requests": sorted(r.partition_key for r in ticked.run_requests or []),
+    "groups": sorted(
+        (k.to_user_string(), graph.get(k).group_name)
+        for k in graph.get_all_asset_keys()
+        if "refunds" in k.to_user_string()
+    ),
+    "schedule": defs.get_schedule_def("daily_refunds").cron_schedule,
+    "rows": rows,
+    "rejects": [r for r in rejects if r["scope"].startswith("refunds/")],
+    "unified": unified,
+    "lake": DeltaTable(os.path.join(os.environ["LAKE_URL"], "delta", "refunds")).to_pyarrow_table()
+    .num_rows,
+}, default=str))
+"""
+
+
+def test_a_csv_feed_declaration_is_all_a_new_feed_needs(tmp_path):
+    drops = tmp_path / "landing" / "refunds"
+    drops.mkdir(parents=True)
+    (drops / "refunds_2024-03-01.csv").write_text(GOOD_DAY)
+    (drops / "refunds_2024-03-02.csv").write_text(DRIFTED_DAY)
+    answer = declared_elsewhere(
+        tmp_path,
+        {"refunds": REFUNDS},
+        RUN_FEED,
+        LANDING_DIR=str(tmp_path / "landing"),
+        SALES_START_DATE="2024-03-01",
+    )
+    assert answer["groups"] == [
+        ["lake/refunds", "csv_feeds"],
+        ["raw_refunds", "csv_feeds"],
+        ["refunds", "csv_feeds"],
+    ]
+    assert answer["schedule"] == "0 2 * * *"
+    # The good day is published; the drifted day is stopped by its header check; the third day
+    # has no drop, and its run says so.
+    assert answer["success"] == {"2024-03-01": True, "2024-03-02": False, "2024-03-03": False}
+    assert answer["evaluations"]["2024-03-01"] == {
+        "raw_refunds:schema_drift": True,
+        "refunds:key_unique": True,
+        "refunds:required_not_null": True,
+    }
+    assert answer["evaluations"]["2024-03-02"] == {"raw_refunds:schema_drift": False}
+    rows = sorted(answer["rows"], key=lambda r: r["refund_id"])
+    assert [(r["refund_id"], r["order_id"], r["amount"], r["approved"]) for r in rows] == [
+        ("r1", "o-1", 12.5, True),
+        ("r2", "o-2", 3.0, None),
+        ("r7", "o-7, split", 6.25, False),
+    ]
+    assert {r["refund_date"] for r in rows} == {"2024-03-01"}
+    assert answer["lake"] == 3
+    reasons = {r["position"]: r["reason"] for r in answer["rejects"]}
+    assert {r["scope"] for r in answer["rejects"]} == {"refunds/2024-03-01"}
+    assert reasons[2].startswith("line 4: amount: 'lots' is not a valid float")
+    assert reasons[3] == "line 5: duplicate key ('r1',); the first is kept"
+    assert reasons[4].startswith("line 6: order_id")
+    assert reasons[5] == "line 7: refund_date '2024-03-02' is not 2024-03-01"
+    assert reasons[6] == "line 8: 3 field(s), the header has 5"
+    assert len(reasons) == 5
+    assert answer["records"]
+    assert sorted((r["name"], r["value"]) for r in answer["unified"]) == [
+        ("o-1", "12.5"),
+        ("o-2", "3.0"),
+        ("o-7, split", "6.25"),
+    ]
+    # The sensor, switched on now, runs the day whose drop changed since its run, not the day
+    # already loaded from the same file.
+    assert answer["requests"] == ["2024-03-02"]

@@ -1,12 +1,13 @@
-"""Datasets declared in one place: a module of this package holding a `RestSnapshot` or a
-`GraphQLSnapshot` is all it takes to add a snapshot dataset (docs/adding-a-dataset.md).
+"""Datasets declared in one place: a module of this package holding a `RestSnapshot`, a
+`GraphQLSnapshot` or a `DailyCsvFeed` is all it takes to add a dataset
+(docs/adding-a-dataset.md).
 
 A declaration is pure data, so both sides read it: the Dagster code location builds the raw
 asset, the table, their checks, the lake table, the jobs and the `records` rows from
-`SNAPSHOTS`, and the serving API lists and serves the table because its contract joins
+`DATASETS`, and the serving API lists and serves the table because its contract joins
 `core.contracts.CONTRACTS`.
 
-`SNAPSHOTS` is filled by importing every module of this package (sorted by name) and keeping
+`DATASETS` is filled by importing every module of this package (sorted by name) and keeping
 the declarations found at their top level. The package also spans a `core/datasets/` folder of
 any other directory on the Python path, so a dataset can be declared outside this repository as
 well.
@@ -51,13 +52,16 @@ JSON_TYPES: dict[ColumnType, str] = {
 REST_GROUP = "rest_api"
 # The GraphQL source's asset group; each of its datasets has a job and a daily schedule.
 GRAPHQL_GROUP = "graphql_api"
+# The daily CSV feeds' asset group; each feed has a job, a daily schedule and a drop sensor.
+CSV_GROUP = "csv_feeds"
 
 
 @dataclass(frozen=True)
 class Records:
     """How a dataset's rows appear in the unified `records` table: the column giving each
     record's `name` (required), and those giving its `value` and `description` (optional).
-    `source` is the dataset's name, `source_id` its key, `created_at` the snapshot's time."""
+    `source` is the dataset's name, `source_id` its key, `created_at` the snapshot's time (a
+    CSV feed's: the start of the drop's day)."""
 
     name: str
     value: str | None = None
@@ -68,7 +72,34 @@ class Records:
         return {"name": self.name, "value": self.value, "description": self.description}
 
 
-class Snapshot:
+class Dataset:
+    """What every declaration has: `contract`, the table's schema, whose name is the dataset's;
+    `records`, the rows' mapping into the unified `records` table, or None; `group`, the
+    Dagster asset group."""
+
+    contract: Contract
+    records: Records | None
+    group: str
+
+    @property
+    def name(self) -> str:
+        return self.contract.name
+
+    def _validate_dataset(self) -> None:
+        name = self.name
+        if not (name.isidentifier() and name.islower()):
+            raise ValueError(f"{name!r}: a dataset's name is a lower-case identifier")
+        if self.records is not None:
+            unknown = {c for c in self.records.columns.values() if c} - set(
+                self.contract.column_names
+            )
+            if unknown:
+                raise ValueError(f"{name}: records names unknown columns {sorted(unknown)}")
+            if self.contract.column(self.records.name).nullable:
+                raise ValueError(f"{name}: records.name {self.records.name!r} must be required")
+
+
+class Snapshot(Dataset):
     """What a snapshot declaration of either source has: `contract` (the table's schema, whose
     name is the dataset's; among its columns `FETCHED_AT` from `core.contracts.datasets`, the
     snapshot's time, which the asset fills), `fields` (each other column and the path of its
@@ -84,9 +115,8 @@ class Snapshot:
     group: str
 
     def _validate(self) -> None:
+        self._validate_dataset()
         name, columns = self.contract.name, self.contract.column_names
-        if not (name.isidentifier() and name.islower()):
-            raise ValueError(f"{name!r}: a dataset's name is a lower-case identifier")
         if FETCHED_AT not in self.contract.columns:
             raise ValueError(f"{name}: the contract needs the column `FETCHED_AT`")
         expected = set(columns) - {FETCHED_AT.name}
@@ -96,16 +126,6 @@ class Snapshot:
                 f"missing {sorted(expected - set(self.fields))}, "
                 f"unknown {sorted(set(self.fields) - expected)}"
             )
-        if self.records is not None:
-            unknown = {c for c in self.records.columns.values() if c} - set(columns)
-            if unknown:
-                raise ValueError(f"{name}: records names unknown columns {sorted(unknown)}")
-            if self.contract.column(self.records.name).nullable:
-                raise ValueError(f"{name}: records.name {self.records.name!r} must be required")
-
-    @property
-    def name(self) -> str:
-        return self.contract.name
 
     def flatten(self, record: Mapping[str, object]) -> dict[str, object]:
         """A source record as the table's row (without `fetched_at`): each column from its
@@ -179,6 +199,55 @@ class GraphQLSnapshot(Snapshot):
         return self.partition_variable is not None
 
 
+@dataclass(frozen=True)
+class DailyCsvFeed(Dataset):
+    """A CSV file dropped every day into the landing area (`LANDING_DIR`), as
+    `<folder>/<folder>_YYYY-MM-DD.csv`, cleaned into a table with one partition per day. It gets
+    the assets `raw_<name>` (the drop copied as received) and `<name>`, the job `<name>_job`,
+    the schedule `daily_<name>` (yesterday's day at 02:00 UTC) and the sensor
+    `<name>_drop_sensor` (a new or changed drop runs its day).
+
+    - `contract`: the table; its `partition_column` is a `date` column, the drop's day.
+    - `folder`: the landing sub-folder, also the files' prefix.
+    - `columns`: each column of the contract and the header of the drop's column it comes from;
+      the partition column may be left out (it is then the drop's day; mapped, a row of
+      another day is rejected).
+
+    A row is trimmed, an empty field is null, and each value is converted to its column's type;
+    a row that breaks the contract, repeats a key already seen that day, or does not have the
+    header's number of fields goes to `api_rejects` (scope `<name>/<day>`) with its reason.
+    """
+
+    contract: Contract
+    folder: str
+    columns: Mapping[str, str]
+    records: Records | None = None
+    group: str = CSV_GROUP
+
+    def __post_init__(self) -> None:
+        self._validate_dataset()
+        name, day = self.name, self.contract.partition_column
+        if day is None or self.contract.column(day).type != "date":
+            raise ValueError(f"{name}: the contract's partition_column must be a date column")
+        if not (self.folder.isidentifier() and self.folder.islower()):
+            raise ValueError(f"{name}: folder {self.folder!r} must be a lower-case identifier")
+        expected = set(self.contract.column_names)
+        missing = expected - {day} - set(self.columns)
+        unknown = set(self.columns) - expected
+        if missing or unknown:
+            raise ValueError(
+                f"{name}: columns must map every column of the contract (the partition column "
+                f"may be left out): missing {sorted(missing)}, unknown {sorted(unknown)}"
+            )
+        if json_columns := [c.name for c in self.contract.columns if c.type == "json"]:
+            raise ValueError(f"{name}: a CSV feed has no json columns: {json_columns}")
+
+    @property
+    def headers(self) -> list[str]:
+        """The columns a drop's header line names, in the declaration's order."""
+        return list(self.columns.values())
+
+
 def lookup(record: Mapping[str, object], path: str) -> object:
     """The value at a dotted `path` of a JSON record; None if any step is missing."""
     value: object = record
@@ -189,13 +258,13 @@ def lookup(record: Mapping[str, object], path: str) -> object:
     return value
 
 
-def declarations(modules: Iterable[object]) -> tuple[Snapshot, ...]:
+def declarations(modules: Iterable[object]) -> tuple[Dataset, ...]:
     """The declarations at the top level of `modules`, in order; a name declared twice, or
     taken by another contract, fails."""
-    found: dict[str, Snapshot] = {}
+    found: dict[str, Dataset] = {}
     for module in modules:
         for value in vars(module).values():
-            if not isinstance(value, Snapshot) or found.get(value.name) is value:
+            if not isinstance(value, Dataset) or found.get(value.name) is value:
                 continue
             if value.name in found or value.name in CONTRACTS:
                 raise ValueError(f"dataset {value.name!r} is declared twice, or clashes")
@@ -208,10 +277,11 @@ def _modules() -> list[object]:
     return [importlib.import_module(f"{__name__}.{name}") for name in names]
 
 
-SNAPSHOTS: tuple[Snapshot, ...] = declarations(_modules())
-REST_SNAPSHOTS = tuple(s for s in SNAPSHOTS if isinstance(s, RestSnapshot))
+DATASETS: tuple[Dataset, ...] = declarations(_modules())
+SNAPSHOTS = tuple(s for s in DATASETS if isinstance(s, Snapshot))
+FEEDS = tuple(s for s in DATASETS if isinstance(s, DailyCsvFeed))
 GRAPHQL_SNAPSHOTS = tuple(s for s in SNAPSHOTS if isinstance(s, GraphQLSnapshot))
 # The declared tables join every other contract: DDL, `/tables` and `/tables/{name}` follow.
-CONTRACTS.update({s.name: s.contract for s in SNAPSHOTS})
+CONTRACTS.update({s.name: s.contract for s in DATASETS})
 # The datasets with rows in `records`: `/data?source=` accepts them.
-RECORD_SOURCES = tuple(s.name for s in SNAPSHOTS if s.records is not None)
+RECORD_SOURCES = tuple(s.name for s in DATASETS if s.records is not None)

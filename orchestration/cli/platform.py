@@ -9,12 +9,13 @@ import os
 import sys
 import time
 from collections.abc import Iterator
+from datetime import date, timedelta
 from typing import IO
 
 from dagster import DagsterInstance
 
 from core.contracts import CONTRACTS
-from core.datasets import GRAPHQL_SNAPSHOTS
+from core.datasets import FEEDS, GRAPHQL_SNAPSHOTS
 from core.warehouse import open_warehouse
 from orchestration.cli.console import Say
 from orchestration.cli.home import ensure_dagster_home, resolve_partitions_start
@@ -57,17 +58,29 @@ def sample_sources(
     yield
 
 
+def stretches(days: list[str]) -> list[tuple[str, str]]:
+    """The runs of consecutive days among the sorted `days`, as (first, last)."""
+    runs: list[tuple[str, str]] = []
+    for day in days:
+        if runs and date.fromisoformat(day) - date.fromisoformat(runs[-1][1]) == timedelta(1):
+            runs[-1] = (runs[-1][0], day)
+        else:
+            runs.append((day, day))
+    return runs
+
+
 def materialize_everything(
     settings: CliSettings, instance: DagsterInstance, say: Say = print
 ) -> None:
     """Run every job once: the REST snapshots, each GraphQL dataset over all its partitions,
-    every landed sales day, records."""
+    every landed day of sales and of each declared CSV feed, records."""
     # Loaded here so that the resources see the source URLs set by `sample_sources`, and the
     # partitions the start `resolve_partitions_start` set.
     from orchestration import definitions
 
     defs = definitions.defs()
-    days = list(CsvLandingResource(location=settings.landing_dir).drops())
+    landing = CsvLandingResource(location=settings.landing_dir)
+    days = list(landing.drops())
 
     def run(job: str, what: str = "", **kwargs: object) -> None:
         started = time.monotonic()
@@ -83,6 +96,11 @@ def materialize_everything(
         run(f"{snapshot.name}_job", tags=range_tags(keys[0], keys[-1]) if keys else None)
     if days:
         run("sales_job", f" ({days[0]}...{days[-1]})", tags=range_tags(days[0], days[-1]))
+    for feed in FEEDS:
+        partitions = defs.resolve_job_def(f"{feed.name}_job").partitions_def
+        landed = [d for d in landing.drops(feed.folder) if partitions.has_partition_key(d)]
+        for first, last in stretches(landed):
+            run(f"{feed.name}_job", f" ({first}...{last})", tags=range_tags(first, last))
     run("records_job")
     recorded, _ = record_finished_runs(instance, open_warehouse(settings.warehouse_url))
     say(f"recorded {recorded} run(s) in pipeline_runs")

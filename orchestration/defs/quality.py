@@ -19,8 +19,10 @@ from core.contracts.raw import schema_drift
 from core.sql import quote
 from core.warehouse import Warehouse
 from orchestration.defs.audits import EXAMPLES, partition_results
+from orchestration.defs.raw_zone import csv_header, header_drift
 from orchestration.resources.quality import QualityThresholds
 from orchestration.resources.storage import LakeResource, WarehouseResource
+from orchestration.storage.lake import Lake
 
 
 def partition_filter(
@@ -178,14 +180,41 @@ def row_count_anomaly_check(
     return _check
 
 
+# What a drift check learns from a raw payload (the lake and the payload's path below it):
+# whether it drifted, and the metadata that says how.
+Measure = Callable[[Lake, str], tuple[bool, dict[str, Any]]]
+
+
+def json_drift(expected: dict[str, str]) -> Measure:
+    """A JSON payload's fields and types against `expected` (paths and JSON types)."""
+
+    def measure(store: Lake, relpath: str) -> tuple[bool, dict[str, Any]]:
+        records = json.loads(store.read_bytes(relpath))
+        drift = schema_drift(expected, records)
+        return drift.drifted, drift.as_metadata() | {"records": len(records)}
+
+    return measure
+
+
+def csv_drift(expected: list[str]) -> Measure:
+    """A CSV file's header against the `expected` columns."""
+
+    def measure(store: Lake, relpath: str) -> tuple[bool, dict[str, Any]]:
+        drift = header_drift(expected, csv_header(store, relpath))
+        return bool(drift["added"] or drift["missing"]), dict(drift)
+
+    return measure
+
+
 def raw_drift_check(
     asset_name: str,
-    expected: dict[str, str],
+    measure: Measure,
     raw_path: Callable[[str | None], str],
     partitions_def: PartitionsDefinition | None = None,
 ) -> AssetChecksDefinition:
-    """The raw payload has the fields and types the normalizing asset expects; it lists the
-    added, missing and retyped fields. Blocking: a drifted payload stops the run there."""
+    """The raw payload (at `raw_path(partition)` in the lake) has the fields the normalizing
+    asset expects; it lists the added, missing and retyped ones. Blocking: a drifted payload
+    stops the run there."""
 
     @asset_check(
         asset=asset_name,
@@ -199,12 +228,8 @@ def raw_drift_check(
         store = lake.get()
 
         def evaluate(key: str | None) -> AssetCheckResult:
-            records = json.loads(store.read_bytes(raw_path(key)))
-            drift = schema_drift(expected, records)
-            return AssetCheckResult(
-                passed=not drift.drifted,
-                metadata=drift.as_metadata() | {"records": len(records)},
-            )
+            drifted, metadata = measure(store, raw_path(key))
+            return AssetCheckResult(passed=not drifted, metadata=metadata)
 
         keys = checked_partitions(context)
         if keys is None:

@@ -90,12 +90,14 @@ class GraphQLResource(HttpSourceResource):
         return body["data"]
 
 
-DROP_NAME = re.compile(r"^sales_(\d{4}-\d{2}-\d{2})\.csv$")
+def drop_name(folder: str) -> re.Pattern[str]:
+    """A day's file in the landing folder `folder`: `<folder>_YYYY-MM-DD.csv`."""
+    return re.compile(rf"^{re.escape(folder)}_(\d{{4}}-\d{{2}}-\d{{2}})\.csv$")
 
 
 @dataclass(frozen=True)
 class Drop:
-    """One daily sales file in the landing area."""
+    """One daily CSV file in the landing area."""
 
     day: str
     path: str
@@ -104,7 +106,8 @@ class Drop:
 
 
 class CsvLandingResource(ConfigurableResource):
-    """Where the daily sales files land: `<location>/sales/sales_YYYY-MM-DD.csv`.
+    """Where the daily CSV files land: `<location>/<folder>/<folder>_YYYY-MM-DD.csv`, the sales
+    drops in `sales/` and each declared feed's in its own folder.
 
     `location` is a folder or an `s3://bucket/prefix` (with `s3_endpoint` for S3-compatible
     servers); both are read through pyarrow's filesystems.
@@ -116,13 +119,13 @@ class CsvLandingResource(ConfigurableResource):
     def filesystem(self) -> tuple[pafs.FileSystem, str]:
         return filesystem_for(self.location, self.s3_endpoint)
 
-    def drops(self) -> dict[str, Drop]:
-        """Every drop in the landing area, by day."""
+    def drops(self, folder: str = "sales") -> dict[str, Drop]:
+        """Every drop in the landing folder `folder`, by day."""
         fs, root = self.filesystem()
-        selector = pafs.FileSelector(f"{root}/sales", allow_not_found=True)
-        found = {}
+        selector = pafs.FileSelector(f"{root}/{folder}", allow_not_found=True)
+        pattern, found = drop_name(folder), {}
         for info in fs.get_file_info(selector):
-            match = DROP_NAME.match(info.base_name)
+            match = pattern.match(info.base_name)
             if match and info.type == pafs.FileType.File:
                 day = match.group(1)
                 try:

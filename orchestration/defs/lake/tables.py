@@ -17,7 +17,7 @@ from core.contracts.datasets import (
     SALES_REJECTS,
     USERS,
 )
-from core.datasets import SNAPSHOTS
+from core.datasets import DATASETS
 from orchestration.storage.delta import DeltaLake, TableState, sql_literal
 
 # The hourly tables are laid out by day: a path value every filesystem and Hadoop-based reader
@@ -72,8 +72,8 @@ LAKE_TABLES = (
     LakeTable(RECORDS, "unified"),
     LakeTable(LOGS, "logs", DAY_OF_HOUR, ("timestamp", "landing_id")),
     LakeTable(LOG_LEVELS_HOURLY, "logs", DAY_OF_HOUR),
-    # Every snapshot declared in core/datasets/: replaced whole, or partitioned as its table.
-    *(LakeTable(s.contract, s.group, s.contract.partition_column) for s in SNAPSHOTS),
+    # Every dataset declared in core/datasets/: replaced whole, or partitioned as its table.
+    *(LakeTable(d.contract, d.group, d.contract.partition_column) for d in DATASETS),
 )
 
 

@@ -6,7 +6,7 @@ from typing import Any
 from dagster import AssetExecutionContext, AssetSelection, asset
 
 from core.contracts.datasets import COUNTRIES, POSTS, RECORDS, SALES_ORDERS, USERS
-from core.datasets import SNAPSHOTS
+from core.datasets import DATASETS
 from core.sql import Dialect, timestamp_text
 from orchestration.defs.audits import (
     Outcome,
@@ -18,7 +18,7 @@ from orchestration.defs.audits import (
 from orchestration.defs.automation import follow_whole_tables
 from orchestration.defs.metadata import definition_metadata, table_metadata
 from orchestration.defs.raw_zone import utc_now
-from orchestration.defs.snapshots.records import RECORD_CONTRACTS, record_queries
+from orchestration.defs.records.declared import RECORD_CONTRACTS, record_queries
 from orchestration.resources.storage import WarehouseResource
 
 
@@ -50,15 +50,16 @@ def source_queries(dialect: Dialect) -> dict[str, str]:
             f"CAST(order_date AS TEXT), {dialect.date_to_timestamp('order_date')}, {now} "
             "FROM sales_orders"
         ),
-        **record_queries(now),
+        **record_queries(dialect, now),
     }
 
 
 RECORDS_AUDITS = [key_unique(RECORDS), not_null(RECORDS)]
-# The partitioned tables `records` reads whole: the daily orders and the partitioned snapshots.
+# The partitioned tables `records` reads whole: the daily orders and the declared partitioned
+# datasets.
 PARTITIONED_SOURCES = [
     "sales_orders",
-    *(s.name for s in SNAPSHOTS if s.contract.partition_column is not None),
+    *(d.name for d in DATASETS if d.contract.partition_column is not None),
 ]
 
 

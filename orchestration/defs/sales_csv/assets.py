@@ -48,6 +48,7 @@ from orchestration.defs.metadata import (
     export_metadata,
     table_metadata,
 )
+from orchestration.defs.raw_zone import csv_header, header_drift
 from orchestration.defs.sales_csv.checks import (
     ORDERS_KEY_UNIQUE,
     ORDERS_NOT_NULL,
@@ -75,16 +76,13 @@ def clean_orders_path(day: str) -> str:
 
 def _drift(store: Lake, day: str) -> Verdict:
     """The raw drop's header against the columns the cleaning expects."""
-    with store.open_input(raw_sales_path(day)) as source:
-        header = source.read(64 * 1024).split(b"\n", 1)[0].decode("utf-8", "replace")
-    columns = [c.strip().strip('"') for c in header.strip().split(",")]
-    added = [c for c in columns if c not in SOURCE_COLUMNS]
-    missing = [c for c in SOURCE_COLUMNS if c not in columns]
+    drift = header_drift(SOURCE_COLUMNS, csv_header(store, raw_sales_path(day)))
+    added, missing = drift["added"], drift["missing"]
     drifted = bool(added or missing)
     return Verdict(
         "schema_drift",
         not drifted,
-        {"added": added, "missing": missing},
+        drift,
         description=f"added {added}, missing {missing}" if drifted else None,
     )
 

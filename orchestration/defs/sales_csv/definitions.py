@@ -5,9 +5,9 @@ are loaded from `jobs.py` and `schedules.py`.)"""
 import dagster as dg
 
 from core.settings import platform_settings_once
+from orchestration.defs.drops import drop_sensor
 from orchestration.defs.sales_csv.assets import sales_assets
 from orchestration.defs.sales_csv.partitions import daily_partitions
-from orchestration.defs.sales_csv.sensors import sales_drop_sensor
 
 
 @dg.definitions
@@ -17,5 +17,9 @@ def sales_csv() -> dg.Definitions:
     days = daily_partitions(settings)
     return dg.Definitions(
         assets=sales_assets(days),
-        sensors=[sales_drop_sensor(days, settings.sensor_interval_s)],
+        sensors=[
+            drop_sensor(
+                "sales", "sales", "sales_job", "raw_sales", days, settings.sensor_interval_s
+            )
+        ],
     )

@@ -2,25 +2,24 @@
 lake's raw zone, and `<name>`, its table in the warehouse, published only when its checks pass
 on the new version (per partition, for a partitioned one)."""
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any
 
 import dagster as dg
 
 from core.contracts import Contract
 from core.datasets import SNAPSHOTS, GraphQLSnapshot, RestSnapshot, Snapshot, lookup
-from orchestration.defs.audits import (
-    Audit,
-    Outcome,
-    key_unique,
-    not_null,
-    publication,
-    write_audit_publish,
-)
+from orchestration.defs.audits import Audit, key_unique, not_null
 from orchestration.defs.automation import FOLLOW_UPSTREAM
 from orchestration.defs.freshness import DAILY_SNAPSHOT
-from orchestration.defs.metadata import definition_metadata, table_metadata
-from orchestration.defs.raw_zone import load_records, read_raw_json, utc_now, write_raw_json
+from orchestration.defs.metadata import definition_metadata
+from orchestration.defs.raw_zone import (
+    RecordBatch,
+    publish_records,
+    read_raw_json,
+    utc_now,
+    write_raw_json,
+)
 from orchestration.defs.snapshots.partitions import partitions_of
 from orchestration.resources.sources import GraphQLResource, RestApiResource
 from orchestration.resources.storage import LakeResource, WarehouseResource
@@ -133,54 +132,29 @@ def load_snapshot(
 ) -> Iterator[Any]:
     """Normalize the raw records into the table, each partition of the run (or the whole
     table) published only if its checks pass on the new version; rejects go to `api_rejects`."""
-    contract, wh, audits = snapshot.contract, warehouse.get(), snapshot_audits(snapshot.contract)
+    column = snapshot.contract.partition_column
 
-    def write(key: str | None) -> Callable[[Any], dict[str, Any]]:
+    def batch(key: str | None) -> RecordBatch:
         raw = read_raw_json(lake.get(), raw_path(snapshot, key))
         fetched_at = utc_now()
         rows = [snapshot.flatten(record) | {"fetched_at": fetched_at} for record in raw]
-        column = contract.partition_column
-        foreign = (
-            {}
-            if key is None or column is None
-            else {
-                i: f"{column}: {row[column]!r} is not {key}"
-                for i, row in enumerate(rows)
-                if row[column] != key
-            }
-        )
-
-        def into(conn: Any) -> dict[str, Any]:
-            table, rejected = load_records(
-                wh,
-                contract,
-                rows,
-                raw,
-                scope=snapshot.name if key is None else f"{snapshot.name}/{key}",
-                partitions=None if key is None else [key],
-                rejected=foreign,
-                conn=conn,
-            )
-            return {"table": table, "rejected": rejected}
-
-        return into
-
-    outcomes = [
-        write_audit_publish(wh, contract, key or "", write(key), audits)
-        for key in _keys(context, snapshot)
-    ]
-    rejected = sum(o.facts["rejected"] for o in outcomes if o.facts)
-    if rejected:
-        context.log.warning(f"{rejected} {contract.name} record(s) rejected; see api_rejects")
-
-    def metadata(published: Sequence[Outcome]) -> dict[str, Any]:
-        facts = [o.facts for o in published if o.facts]
-        rows = sum(f["table"].num_rows for f in facts)
-        return table_metadata(contract, facts[-1]["table"], rows=rows) | {
-            "rejected": sum(f["rejected"] for f in facts)
+        if key is None or column is None:
+            return RecordBatch(rows, raw)
+        foreign = {
+            i: f"{column}: {row[column]!r} is not {key}"
+            for i, row in enumerate(rows)
+            if row[column] != key
         }
+        return RecordBatch(rows, raw, foreign)
 
-    yield from publication(context, contract.name, outcomes, metadata)
+    yield from publish_records(
+        context,
+        warehouse.get(),
+        snapshot.contract,
+        _keys(context, snapshot),
+        batch,
+        snapshot_audits(snapshot.contract),
+    )
 
 
 def _table_description(snapshot: Snapshot) -> str:

@@ -4,7 +4,7 @@ fields expect (the tables' own checks run in their step, on each new version: `a
 import dagster as dg
 
 from core.datasets import SNAPSHOTS, Snapshot
-from orchestration.defs.quality import raw_drift_check
+from orchestration.defs.quality import json_drift, raw_drift_check
 from orchestration.defs.snapshots.assets import raw_path
 from orchestration.defs.snapshots.partitions import partitions_of
 
@@ -13,7 +13,7 @@ def drift_check(snapshot: Snapshot) -> dg.AssetChecksDefinition:
     """`raw_<name>:schema_drift`, on each partition of a partitioned snapshot."""
     return raw_drift_check(
         f"raw_{snapshot.name}",
-        snapshot.raw_schema,
+        json_drift(snapshot.raw_schema),
         lambda key: f"raw/{raw_path(snapshot, key)}",
         partitions_def=partitions_of(snapshot),
     )

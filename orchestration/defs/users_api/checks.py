@@ -2,8 +2,8 @@
 version: `assets.py`)."""
 
 from core.contracts.raw import RAW_SCHEMAS
-from orchestration.defs.quality import raw_drift_check
+from orchestration.defs.quality import json_drift, raw_drift_check
 
 raw_users_drift = raw_drift_check(
-    "raw_users", RAW_SCHEMAS["raw_users"], lambda _: "raw/rest/users.json"
+    "raw_users", json_drift(RAW_SCHEMAS["raw_users"]), lambda _: "raw/rest/users.json"
 )

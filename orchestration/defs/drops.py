@@ -1,10 +1,9 @@
-"""The drop sensor: a new or changed file in the landing area runs its day's partition."""
+"""Drop sensors: a new or changed file in a landing folder runs its day's partition."""
 
 import json
 
 import dagster as dg
 
-from orchestration.defs.sales_csv import jobs
 from orchestration.resources.sources import CsvLandingResource, Drop
 
 
@@ -13,12 +12,15 @@ def fingerprint(drop: Drop) -> str:
     return f"{drop.size}-{drop.mtime_ns}"
 
 
-def already_loaded(instance: dg.DagsterInstance, drops: dict[str, Drop]) -> dict[str, str]:
-    """Drops whose day was materialized after the file last changed (by `make demo`, the UI or
-    a backfill): a sensor switched on for the first time does not load them again."""
+def already_loaded(
+    instance: dg.DagsterInstance, drops: dict[str, Drop], raw_asset: str
+) -> dict[str, str]:
+    """Drops whose day of `raw_asset` was materialized after the file last changed (by
+    `make demo`, the UI or a backfill): a sensor switched on for the first time does not load
+    them again."""
     loaded_at: dict[str, float] = {}
     records_filter = dg.AssetRecordsFilter(
-        asset_key=dg.AssetKey("raw_sales"), asset_partitions=list(drops)
+        asset_key=dg.AssetKey(raw_asset), asset_partitions=list(drops)
     )
     cursor = None
     while True:
@@ -37,16 +39,19 @@ def already_loaded(instance: dg.DagsterInstance, drops: dict[str, Drop]) -> dict
     }
 
 
-def sales_drops(
-    context: dg.SensorEvaluationContext, landing: CsvLandingResource, days: dg.PartitionsDefinition
+def new_drops(
+    context: dg.SensorEvaluationContext,
+    drops: dict[str, Drop],
+    days: dg.PartitionsDefinition,
+    raw_asset: str,
+    run_key_prefix: str,
 ) -> dg.SensorResult:
-    """One tick: a run of `sales_job` for each new or changed drop whose day is a partition of
-    `days`; the cursor keeps each day's file fingerprint."""
-    drops = landing.drops()
+    """One tick: a run for each new or changed drop whose day is a partition of `days`; the
+    cursor keeps each day's file fingerprint."""
     if context.cursor:
         seen: dict[str, str] = json.loads(context.cursor)
     else:
-        seen = already_loaded(context.instance, drops)
+        seen = already_loaded(context.instance, drops, raw_asset)
     requests, waiting = [], []
     for day, drop in drops.items():
         mark = fingerprint(drop)
@@ -56,7 +61,7 @@ def sales_drops(
             # Today's (or an out-of-range) day has no partition yet; look again next tick.
             waiting.append(day)
             continue
-        requests.append(dg.RunRequest(run_key=f"sales-{day}-{mark}", partition_key=day))
+        requests.append(dg.RunRequest(run_key=f"{run_key_prefix}-{day}-{mark}", partition_key=day))
         seen[day] = mark
     if waiting:
         context.log.info(f"drops without a partition yet: {waiting}")
@@ -68,19 +73,27 @@ def sales_drops(
     return dg.SensorResult(run_requests=requests, cursor=json.dumps(seen, sort_keys=True))
 
 
-def sales_drop_sensor(days: dg.PartitionsDefinition, interval_s: int) -> dg.SensorDefinition:
-    """The drop sensor over the daily partitions `days`, looking every `interval_s` seconds."""
+def drop_sensor(
+    name: str,
+    folder: str,
+    job_name: str,
+    raw_asset: str,
+    days: dg.PartitionsDefinition,
+    interval_s: int,
+) -> dg.SensorDefinition:
+    """`<name>_drop_sensor`: watches `<LANDING_DIR>/<folder>/` every `interval_s` seconds and
+    runs the job `job_name` for the day of every new or changed drop (a partition of `days`)."""
 
     @dg.sensor(
-        name="sales_drop_sensor",
-        job=jobs.sales_job,
+        name=f"{name}_drop_sensor",
+        job_name=job_name,
         minimum_interval_seconds=interval_s,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        description="Watches `<LANDING_DIR>/sales/` and runs `sales_job` for the day of every "
-        "new or changed drop. The run key is the day and the file's size and mtime: the same "
-        "file never runs twice, a changed one runs again.",
+        description=f"Watches `<LANDING_DIR>/{folder}/` and runs `{job_name}` for the day of "
+        "every new or changed drop. The run key is the day and the file's size and mtime: the "
+        "same file never runs twice, a changed one runs again.",
     )
     def sensor(context: dg.SensorEvaluationContext, landing: CsvLandingResource):
-        return sales_drops(context, landing, days)
+        return new_drops(context, landing.drops(folder), days, raw_asset, name)
 
     return sensor
