@@ -84,7 +84,8 @@ class RunsReader:
             out |= {
                 "run_count": int(count or 0),
                 "total_records_processed": int(records or 0),
-                "total_duration_s": float(duration or 0.0),
+                # Summed floats carry binary noise (0.30000000000000004): milliseconds suffice.
+                "total_duration_s": round(float(duration or 0.0), 3),
                 "last_run": await self._latest(),
             }
             p = self.db.placeholder

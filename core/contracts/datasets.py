@@ -131,10 +131,24 @@ RECORDS = Contract(
 
 API_REJECTS = Contract(
     name="api_rejects",
-    description="Records of the REST and GraphQL sources that broke their contract.",
+    description=(
+        "Records of the REST and GraphQL sources, and rows of the declared daily CSV feeds, "
+        "that broke their contract."
+    ),
     columns=(
-        Column("scope", "string", False, "The dataset and partition: `users`, `countries/EU`."),
-        Column("position", "int", False, "The record's position in the source's answer."),
+        Column(
+            "scope",
+            "string",
+            False,
+            "The dataset and partition: `users`, `countries/EU`, `<feed>/<day>`.",
+        ),
+        Column(
+            "position",
+            "int",
+            False,
+            "The record's position in the source's answer (a CSV row's, among its drop's rows; "
+            "the reason names its line).",
+        ),
         Column("reason", "string", False),
         Column("raw", "json", False, "The record as received."),
     ),

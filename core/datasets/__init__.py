@@ -282,6 +282,11 @@ SNAPSHOTS = tuple(s for s in DATASETS if isinstance(s, Snapshot))
 FEEDS = tuple(s for s in DATASETS if isinstance(s, DailyCsvFeed))
 GRAPHQL_SNAPSHOTS = tuple(s for s in SNAPSHOTS if isinstance(s, GraphQLSnapshot))
 # The declared tables join every other contract: DDL, `/tables` and `/tables/{name}` follow.
-CONTRACTS.update({s.name: s.contract for s in DATASETS})
+# They are listed with the sources' tables, after `users` and before the platform's own.
+_platform = dict(CONTRACTS)
+CONTRACTS.clear()
+CONTRACTS.update({"users": _platform.pop("users")} | {d.name: d.contract for d in DATASETS})
+CONTRACTS.update(_platform)
+del _platform
 # The datasets with rows in `records`: `/data?source=` accepts them.
 RECORD_SOURCES = tuple(s.name for s in DATASETS if s.records is not None)
