@@ -1,6 +1,7 @@
 """Every asset materialized through Dagster against the sample sources over real HTTP,
 on SQLite and on PostgreSQL."""
 
+import datetime as dt
 import json
 from datetime import date
 
@@ -70,6 +71,29 @@ def test_rest_snapshots_land_raw_and_normalized(platform):
     assert raw == rest.USERS
     assert metadata(result, "users")["dagster/row_count"] == 10
     assert "preview" in metadata(result, "users")
+
+
+def test_fetched_at_is_when_the_snapshot_was_taken_not_when_it_was_reloaded(platform):
+    """`push_users_job` re-runs `users` from the same raw snapshot to merge pushed users; the
+    API users were not fetched again, and their `fetched_at` says so."""
+
+    def written(name: str) -> dt.datetime:
+        mtime = (platform.lake_dir / f"raw/rest/{name}.json").stat().st_mtime
+        return dt.datetime.fromtimestamp(mtime, dt.UTC)
+
+    def fetched_at(contract) -> set[dt.datetime]:
+        return {row["fetched_at"] for row in platform.warehouse.read(contract).to_pylist()}
+
+    assert run(platform, REST).success
+    (first,) = fetched_at(USERS)
+    assert abs(first - written("users")) < dt.timedelta(milliseconds=1)
+    assert run(platform, ["users", "posts"]).success
+    assert fetched_at(USERS) == {first}
+    (posts,) = fetched_at(POSTS)
+    assert abs(posts - written("posts")) < dt.timedelta(milliseconds=1)
+    assert run(platform, ["raw_users", "users"]).success
+    (refetched,) = fetched_at(USERS)
+    assert refetched > first
 
 
 def test_a_failed_source_leaves_the_previous_data(platform):

@@ -8,6 +8,7 @@ failed write leaves the previous file intact.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import posixpath
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -137,6 +138,13 @@ class Lake:
         """A Parquet file's rows, one batch at a time."""
         with self.fs.open_input_file(self.full_path(relpath)) as src:
             yield from pq.ParquetFile(src).iter_batches(batch_size=batch_rows)
+
+    def modified_at(self, relpath: str) -> dt.datetime:
+        """When the file was last written (UTC)."""
+        mtime = self.fs.get_file_info(self.full_path(relpath)).mtime
+        if mtime is None:
+            raise FileNotFoundError(self.uri(relpath))
+        return mtime.astimezone(dt.UTC)
 
     def exists(self, relpath: str) -> bool:
         return self.fs.get_file_info(self.full_path(relpath)).type == pafs.FileType.File

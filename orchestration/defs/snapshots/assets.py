@@ -17,7 +17,6 @@ from orchestration.defs.raw_zone import (
     RecordBatch,
     publish_records,
     read_raw_json,
-    utc_now,
     write_raw_json,
 )
 from orchestration.defs.snapshots.partitions import partitions_of
@@ -135,8 +134,10 @@ def load_snapshot(
     column = snapshot.contract.partition_column
 
     def batch(key: str | None) -> RecordBatch:
-        raw = read_raw_json(lake.get(), raw_path(snapshot, key))
-        fetched_at = utc_now()
+        store, relpath = lake.get(), raw_path(snapshot, key)
+        raw = read_raw_json(store, relpath)
+        # When the snapshot was taken (a re-run from the same raw records fetches nothing anew).
+        fetched_at = store.modified_at(f"raw/{relpath}")
         rows = [snapshot.flatten(record) | {"fetched_at": fetched_at} for record in raw]
         if key is None or column is None:
             return RecordBatch(rows, raw)

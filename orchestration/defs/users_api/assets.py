@@ -18,7 +18,7 @@ from orchestration.defs.audits import Outcome, publication, write_audit_publish
 from orchestration.defs.automation import FOLLOW_UPSTREAM
 from orchestration.defs.freshness import DAILY_SNAPSHOT
 from orchestration.defs.metadata import definition_metadata, table_metadata
-from orchestration.defs.raw_zone import load_records, read_raw_json, utc_now
+from orchestration.defs.raw_zone import load_records, read_raw_json
 from orchestration.defs.snapshots.assets import fetch_rest, snapshot_audits
 from orchestration.resources.sources import RestApiResource
 from orchestration.resources.storage import LakeResource, WarehouseResource
@@ -158,7 +158,8 @@ def users(context: AssetExecutionContext, lake: LakeResource, warehouse: Warehou
         wh.delete_rows(USERS.name, {"source": "push"}, conn=conn)
         if store.exists("raw/rest/users.json"):
             raw = read_raw_json(store, "rest/users.json")
-            fetched_at = utc_now()
+            # When the snapshot was taken: a merge of pushed users fetches nothing anew.
+            fetched_at = store.modified_at("raw/rest/users.json")
             rows = [flatten_user(record) | {"fetched_at": fetched_at} for record in raw]
             table, rejected = load_records(
                 wh, USERS, rows, raw, scope="users", rejected=repeated_emails(rows), conn=conn
