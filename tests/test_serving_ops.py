@@ -153,6 +153,14 @@ def test_health_and_tables_before_and_after_the_first_run(warehouse_url: str) ->
             "the warehouse answers, but no pipeline run has written it yet: its tables fill on "
             "the first materialization of the assets"
         )
+        # `/tables` lists what `/tables/{name}` serves (and its 404 names): every contract
+        # table, those nothing has written yet without rows or a last write.
+        before = client.get("/tables").json()["data"]
+        assert [t["name"] for t in before] == list(CONTRACTS)
+        assert {(t["rows"], t["last_write"], t["partitions"]) for t in before} == {
+            (None, None, None)
+        }
+        assert client.get("/tables/landing_logs").json()["data"] == []
         user = {"name": "Ada", "email": "ada@example.org", "role": "admin"}
         assert client.post("/users", json=user, headers=key).status_code == 201
         assert client.post("/ingest/logs", json=[log] * 3, headers=key).status_code == 201

@@ -32,10 +32,11 @@ def _operators(col_type: str) -> list[str]:
 
 @router.get("/tables", response_model=TablesAnswer, summary="Materialized tables")
 async def list_tables(request: Request) -> Response:
-    """Every contract table in the warehouse: its exact row count (computed once per write; for
-    the landing tables, which the push endpoints append to, once per new row), its last write and
-    partitions from `partition_ledger` (the last push for a landing table), its key and columns
-    with their filters."""
+    """Every contract table, as `/tables/{name}` serves it: its exact row count (computed once
+    per write; for the landing tables, which the push endpoints append to, once per new row),
+    its last write and partitions from `partition_ledger` (the last push for a landing table),
+    its key and columns with their filters. A table nothing has written yet has no rows, last
+    write or partitions (null)."""
     ctx = request.app.state.ctx
     snap = await ctx.catalog.current()
     version = Catalog.version(snap, LEDGER)
@@ -47,14 +48,13 @@ async def list_tables(request: Request) -> Response:
     if etag and not_modified(request, etag):
         return Response(status_code=304, headers=headers)
     data = []
-    for name in ctx.catalog.contract_tables(snap):
-        contract = CONTRACTS[name]
-        entry = snap.ledger.get(name)
-        rows = await ctx.catalog.exact_count(snap, name) if entry else None
-        last_write = Catalog.last_write(snap, name)
-        if name == LEDGER:
+    for name, contract in CONTRACTS.items():
+        exists, entry = name in snap.tables, snap.ledger.get(name)
+        rows = await ctx.catalog.exact_count(snap, name) if exists and entry else None
+        last_write = Catalog.last_write(snap, name) if exists else None
+        if exists and name == LEDGER:
             rows = sum(e.partitions for e in snap.ledger.values())
-        elif name in LANDING:
+        elif exists and name in LANDING:
             appended = await ctx.catalog.appended(name)
             rows, last_write = appended.rows, appended.last_write
         data.append(
