@@ -136,6 +136,28 @@ def test_root_links_every_route_of_the_app(api: TestClient) -> None:
     assert api.get(root["templates"]["table"].format(name="users")).status_code == 200
 
 
+def test_the_spec_documents_the_answers_an_invalid_path_parameter_gets(api: TestClient) -> None:
+    spec = api.get("/openapi.json").json()
+    # Each path parameter's longest value (Path(max_length=...)), one character over.
+    for template, longest in (
+        ("/users/{email}", 320),
+        ("/countries/{code}", 8),
+        ("/tables/{name}", 64),
+    ):
+        answers = spec["paths"][template]["get"]["responses"]
+        assert "400" in answers and "422" not in answers, (template, sorted(answers))
+        assert answers["400"]["content"]["application/json"]["schema"]["$ref"].endswith(
+            "/ErrorEnvelope"
+        )
+        path = template.split("{")[0] + "x" * (longest + 1)
+        assert_error(api.get(path), 400, "invalid_parameter")
+    assert "HTTPValidationError" not in spec["components"]["schemas"]
+    # The push endpoints do answer 422 (records that fail validation), in the envelope.
+    for path in ("/users", "/ingest/logs"):
+        answer = spec["paths"][path]["post"]["responses"]["422"]
+        assert answer["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorEnvelope")
+
+
 # -- /data --------------------------------------------------------------------------------------
 def test_data_keeps_the_page_contract(api: TestClient, served_url: str) -> None:
     records = table_rows(served_url, "records")

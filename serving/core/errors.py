@@ -7,6 +7,7 @@ being down or too slow is a 503; only a bug of ours is a 500.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -124,6 +125,40 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     return error_response(500, "internal_error", "an unexpected error occurred")
 
 
+# FastAPI documents a 422 with this schema on every route that has parameters; invalid
+# parameters get the 400 envelope here instead (`_validation_error`).
+FASTAPI_VALIDATION = "#/components/schemas/HTTPValidationError"
+
+
+def _openapi_without_fastapi_422(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    """`app.openapi` (FastAPI's documented hook for changing the schema) less the 422 answers
+    the API never gives, and the schemas only they used."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = generate()
+        for operations in schema.get("paths", {}).values():
+            for operation in operations.values():
+                answer = operation.get("responses", {}).get("422", {})
+                if (
+                    answer.get("content", {})
+                    .get("application/json", {})
+                    .get("schema", {})
+                    .get("$ref")
+                    == FASTAPI_VALIDATION
+                ):
+                    del operation["responses"]["422"]
+        if FASTAPI_VALIDATION not in orjson.dumps(schema.get("paths", {})).decode():
+            for name in ("HTTPValidationError", "ValidationError"):
+                schema.get("components", {}).get("schemas", {}).pop(name, None)
+        app.openapi_schema = schema
+        return schema
+
+    return openapi
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
@@ -131,3 +166,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DatabaseUnavailable, _unavailable)
     app.add_exception_handler(QueryTimeout, _timeout)
     app.add_exception_handler(Exception, _unexpected)
+    app.openapi = _openapi_without_fastapi_422(app)  # type: ignore[method-assign]
