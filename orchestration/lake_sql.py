@@ -96,8 +96,8 @@ def setup_sql(
 ) -> str:
     """The statements that make a DuckDB session see the lake and the warehouse: load the
     extensions by path, create the S3 secret (an `s3://` lake), attach the warehouse (when
-    `warehouse_url` is given), and create one view per lake table. Runs as the shell's init
-    script and as one `execute` of DuckDB's Python API alike."""
+    `warehouse_url` is given), and create one view per lake table. Runs as a script the shell
+    reads first and as one `execute` of DuckDB's Python API alike."""
     source = warehouse_source(warehouse_url) if warehouse_url else None
     needed = ["delta"] + (["httpfs", "aws"] if lake.is_s3 else []) + ([source[0]] if source else [])
     statements = [f"LOAD {sql_literal(extensions[name].as_posix())};" for name in needed]
@@ -189,8 +189,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         script = folder / "init.sql"
         setup = setup_sql(lake, tables, warehouse_url, extension_files(folder))
         # The setup's own results (the secret's `Success`) are not shown; errors still are.
+        # `.read` rather than `-init`, which announces its script on stderr, in colour.
         script.write_text(f".output /dev/null\n{setup}.output\n")
-        command = [str(duckdb_binary()), "-init", str(script)]
+        command = [str(duckdb_binary()), "-cmd", f".read {script}"]
         command += [f"-{args.mode}"] if args.mode else []
         if args.sql is None:
             print(banner(lake, tables, warehouse_url), flush=True)

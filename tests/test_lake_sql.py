@@ -114,6 +114,8 @@ def query(contracts: tuple[Contract, ...]) -> str:
 def assert_lake_answers(env: dict[str, str], platform, contracts: tuple[Contract, ...]) -> None:
     done = lake_sql(env, query(contracts))
     assert done.returncode == 0, done.stderr
+    # Only the answer: no line about the setup, no terminal colour codes.
+    assert done.stderr == "" and "\x1b" not in done.stdout, done.stderr
     got = {(r["tbl"], r["measure"]): r["value"] for r in json.loads(done.stdout)}
     assert got == pytest.approx(expected(platform, contracts))
 
