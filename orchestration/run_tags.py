@@ -1,5 +1,6 @@
-"""The run tags of a partition range run in one step (a single-run backfill): Dagster reads them
-to plan the range, and exports no public names for them, so they are spelled here only."""
+"""The run tags Dagster reads but exports no public names for, spelled here only: those of a
+partition range run in one step (a single-run backfill), and the label the UI's job pages find
+a job's runs by."""
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
@@ -17,3 +18,18 @@ def partitions_of(tags: dict[str, str]) -> str | None:
         return tags[PARTITION_TAG]
     first, last = tags.get(RANGE_START_TAG), tags.get(RANGE_END_TAG)
     return f"{first}...{last}" if first and last else None
+
+
+# A job's Runs tab in the UI lists the runs of that name tagged with `<repository>@<location>`.
+# Dagster tags the runs it launches so; a run executed in process (`make run`'s first runs) is
+# tagged here. The location is pyproject's `code_location_name` (and workspace.yaml's), the
+# repository the one `@dg.definitions` makes.
+REPOSITORY_LABEL_TAG = ".dagster/repository"
+CODE_LOCATION = "dataplatform"
+REPOSITORY = "__repository__"
+
+
+def code_location_tags() -> dict[str, str]:
+    """The tags that file an in-process run under this code location's job, as launched ones
+    are."""
+    return {REPOSITORY_LABEL_TAG: f"{REPOSITORY}@{CODE_LOCATION}"}

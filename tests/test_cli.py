@@ -169,6 +169,27 @@ def test_demo_materializes_everything_and_prints_the_tables(tmp_path, warehouse_
     assert (tmp_path / "landing" / "sales" / f"sales_{seen['schedule']}.csv").is_file()
 
 
+WORKSPACE_REPOSITORIES = """{ workspaceOrError { ... on Workspace { locationEntries { name
+  locationOrLoadError { ... on RepositoryLocation { repositories { name } } } } } } }"""
+JOB_RUNS = """query ($filter: RunsFilter!) { pipelineRunsOrError(filter: $filter) {
+  ... on Runs { results { runId status } } } }"""
+
+
+def job_page_runs(graphql: str, job: str) -> list[dict[str, str]]:
+    """The runs a job's Runs tab shows: the job's, tagged with its repository's label
+    (`<repository>@<location>`, the UI's `repoAddressAsTag`)."""
+    workspace = httpx.post(graphql, json={"query": WORKSPACE_REPOSITORIES}).json()["data"]
+    (entry,) = workspace["workspaceOrError"]["locationEntries"]
+    (repository,) = entry["locationOrLoadError"]["repositories"]
+    label = f"{repository['name']}@{entry['name']}"
+    tags = [{"key": ".dagster/repository", "value": label}]
+    answer = httpx.post(
+        graphql,
+        json={"query": JOB_RUNS, "variables": {"filter": {"pipelineName": job, "tags": tags}}},
+    ).json()
+    return answer["data"]["pipelineRunsOrError"]["results"]
+
+
 @pytest.mark.slow
 def test_run_serves_the_ui_and_ctrl_c_stops_everything(tmp_path):
     ui_port, api_port = free_port(), free_port()
@@ -199,6 +220,11 @@ def test_run_serves_the_ui_and_ctrl_c_stops_everything(tmp_path):
         # The embedded instance shows no first-visit dialog over the UI.
         nux = httpx.post(f"http://127.0.0.1:{ui_port}/graphql", json={"query": "{ shouldShowNux }"})
         assert nux.json() == {"data": {"shouldShowNux": False}}
+        # Each job's Runs tab lists the run `make run` did first, as it filters (by the job and
+        # the label of the repository the webserver loaded).
+        for job in ("rest_api_job", "countries_job", "sales_job", "records_job"):
+            runs = job_page_runs(f"http://127.0.0.1:{ui_port}/graphql", job)
+            assert [r["status"] for r in runs] == ["SUCCESS"], (job, runs)
 
         # The banner comes last, once both answer, after a few lines of progress.
         deadline = time.monotonic() + 30

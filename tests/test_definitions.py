@@ -5,12 +5,15 @@ import json
 import os
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
+import yaml
 from dagster import AssetKey, Definitions
 
 from orchestration import definitions
 from orchestration.backfill import SALES_ASSETS
+from orchestration.run_tags import code_location_tags
 
 defs = definitions.defs()
 
@@ -164,4 +167,16 @@ def test_no_module_reads_the_environment_at_import(tmp_path):
             "automation_sensor": 7,
         },
         "kinds": ["postgres", "python"],
+    }
+
+
+def test_in_process_runs_are_filed_under_the_code_location_the_ui_loads():
+    """`code_location_tags` names the location and repository `dg dev` and workspace.yaml load
+    (the make run test checks the UI's job pages list those runs)."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["dg"]["project"]
+    (entry,) = yaml.safe_load((ROOT / "workspace.yaml").read_text())["load_from"]
+    assert project["code_location_name"] == entry["python_module"]["location_name"]
+    repository = definitions.defs().get_repository_def().name
+    assert code_location_tags() == {
+        ".dagster/repository": f"{repository}@{project['code_location_name']}"
     }

@@ -25,7 +25,7 @@ from orchestration.cli.settings import CliSettings
 from orchestration.defs.platform.run_history import record_finished_runs
 from orchestration.resources import resources_from_env
 from orchestration.resources.sources import CsvLandingResource
-from orchestration.run_tags import range_tags
+from orchestration.run_tags import code_location_tags, range_tags
 
 
 @contextlib.contextmanager
@@ -82,10 +82,12 @@ def materialize_everything(
     landing = CsvLandingResource(location=settings.landing_dir)
     days = list(landing.drops())
 
-    def run(job: str, what: str = "", **kwargs: object) -> None:
+    def run(job: str, what: str = "", tags: dict[str, str] | None = None) -> None:
         started = time.monotonic()
         # resolve_job_def: the jobs are `define_asset_job` ones, bound to the assets here.
-        result = defs.resolve_job_def(job).execute_in_process(instance=instance, **kwargs)
+        result = defs.resolve_job_def(job).execute_in_process(
+            instance=instance, tags=code_location_tags() | (tags or {})
+        )
         if not result.success:
             raise SystemExit(f"{job} failed; its steps' logs are in Dagster's run {result.run_id}")
         say(f"materialized {job}{what} in {time.monotonic() - started:.1f} s")
