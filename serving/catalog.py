@@ -153,18 +153,18 @@ class Catalog:
         lock = self._count_locks.setdefault(table, asyncio.Lock())
         async with lock:
             seen = self._appended.get(table, Appended())
-            db, p = self.db, self.db.placeholder
-            where, params = (
-                ("", []) if seen.last_id is None else (f"WHERE id > {p}", [seen.last_id])
-            )
-            ((added, last_id),) = await db.fetch(
-                f"SELECT COUNT(*), MAX(id) FROM {quote(table)} {where}", params, kind="count"
+            db = self.db
+            where = "" if seen.last_id is None else "WHERE id > :last_id"
+            ((added, last_id),) = await db.fetch_named(
+                f"SELECT COUNT(*), MAX(id) FROM {quote(table)} {where}",
+                {"last_id": seen.last_id},
+                kind="count",
             )
             if last_id is None:
                 return seen
-            received = await db.fetch(
-                f"SELECT {db.timestamp_text('received_at')} FROM {quote(table)} WHERE id = {p}",
-                [last_id],
+            received = await db.fetch_named(
+                f"SELECT {db.timestamp_text('received_at')} FROM {quote(table)} WHERE id = :id",
+                {"id": last_id},
                 kind="count",
             )
             seen = Appended(seen.rows + int(added), int(last_id), received[0][0])

@@ -45,11 +45,11 @@ class RunsReader:
             run[name] = _parse_ts(run[name])
         return run
 
-    async def _latest(self, where: str = "", params: list[Any] | None = None) -> dict | None:
-        rows = await self.db.fetch(
+    async def _latest(self, where: str = "", params: dict[str, Any] | None = None) -> dict | None:
+        rows = await self.db.fetch_named(
             f"SELECT {self._select()} FROM {quote(RUNS)} {where} "
             "ORDER BY started_at DESC, run_id DESC LIMIT 1",
-            params or [],
+            params or {},
             kind="runs",
         )
         return self._run(rows[0]) if rows else None
@@ -88,9 +88,8 @@ class RunsReader:
                 "total_duration_s": round(float(duration or 0.0), 3),
                 "last_run": await self._latest(),
             }
-            p = self.db.placeholder
-            success = await self._latest(f"WHERE status = {p}", ["SUCCESS"])
-            failure = await self._latest(f"WHERE status <> {p}", ["SUCCESS"])
+            success = await self._latest("WHERE status = :status", {"status": "SUCCESS"})
+            failure = await self._latest("WHERE status <> :status", {"status": "SUCCESS"})
             if success:
                 out["last_success"] = success["ended_at"] or success["started_at"]
             if failure:

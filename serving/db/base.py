@@ -11,13 +11,13 @@ import datetime as dt
 import enum
 from abc import ABC, abstractmethod
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from typing import Any
 
 import orjson
 
 from core.contracts import Column, Contract
-from core.sql import quote
+from core.sql import dialect_for, quote
 
 Row = tuple[Any, ...]
 
@@ -75,6 +75,17 @@ class Database(ABC):
         """Run one read statement under the time limit and return its rows; `work` says what
         the statement is (see `Work`)."""
 
+    async def fetch_named(
+        self, sql: str, params: Mapping[str, Any], *, kind: str = "data"
+    ) -> list[Row]:
+        """`fetch` for a statement with named binds (`WHERE id > :last_id`), compiled to this
+        engine's placeholders by `core.statements` (once per statement)."""
+        # Imported here: SQLAlchemy stays off the import path of an API that never needs it.
+        from core.statements import compile_statement
+
+        compiled = compile_statement(dialect_for(self.url), sql, params)
+        return await self.fetch(compiled.sql, compiled.args(params), kind=kind)
+
     @abstractmethod
     def stream(
         self, sql: str, params: Sequence[Any], *, timeout_ms: int, batch: int = 2000
@@ -125,6 +136,10 @@ class Database(ABC):
     @abstractmethod
     def order_term(self, col: Column, desc: bool, driven: bool = False) -> str:
         """ORDER BY term; NULL sorts as the largest value on both engines."""
+
+    def equals_ignoring_case(self, expr: str) -> str:
+        """SQL: `expr` equals the parameter, case-insensitively."""
+        return f"lower({expr}) = lower({self.placeholder})"
 
     @abstractmethod
     def currency_token(self, expr: str) -> str:

@@ -41,9 +41,7 @@ def list_countries(q: dict[str, Any], ctx: Context) -> list[Filter | Condition]:
         if len(value) == 2:
             out.append(parse_filter(COUNTRIES, "continent_code", value.upper()))
         else:
-            out.append(
-                Condition(f"lower({quote('continent_name')}) = lower({db.placeholder})", (value,))
-            )
+            out.append(Condition(db.equals_ignoring_case(quote("continent_name")), (value,)))
     if (currency := q.get("currency")) is not None:
         value = check_text(currency.strip().upper(), "currency")
         out.append(Condition(db.currency_token(quote("currency")), (value,)))
