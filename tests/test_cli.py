@@ -265,7 +265,13 @@ def test_run_serves_the_ui_and_ctrl_c_stops_everything(tmp_path):
         assert proc.wait(timeout=60) == 0
     finally:
         if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+            # Ctrl-C first: `dg dev` runs in a session of its own, which only the command's
+            # own shutdown stops.
+            os.killpg(proc.pid, signal.SIGINT)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
     output = terminal.read_text()
     assert "stopping" in output
     assert output.rstrip().endswith("stopped.")
