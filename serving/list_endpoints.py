@@ -23,6 +23,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
+from starlette.routing import request_response
 
 from core.contracts import Contract
 from serving.deps import Context, ListParams
@@ -80,13 +81,16 @@ class ListEndpoint:
 class ListRoute(APIRoute):
     """The route of a list endpoint. Its endpoint takes the `Request` and returns a `Response`,
     so FastAPI's request handler would only solve an empty set of dependencies and pass the
-    answer through: with none, the route calls the endpoint itself. With any (the route's or
-    the app's), FastAPI's handler runs them first, as on any route."""
+    answer through, inside the two exit stacks that FastAPI's `request_response` opens for
+    dependencies with `yield`. With no dependency, the route's ASGI app is Starlette's
+    `request_response` around the endpoint itself: the app's exception handlers answer its
+    errors as on any route. With any (the route's or the app's), FastAPI's handler and request
+    wrapper run them first, as on any route."""
 
-    def get_route_handler(self) -> Endpoint:
-        if self.dependant.dependencies:
-            return super().get_route_handler()
-        return self.endpoint
+    def __init__(self, path: str, endpoint: Endpoint, **kwargs: Any) -> None:
+        super().__init__(path, endpoint, **kwargs)
+        if not self.dependant.dependencies:
+            self.app = request_response(endpoint)
 
 
 @dataclass

@@ -7,6 +7,7 @@ right there when it matches -> one keyset (or capped-offset) query -> JSON or st
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 from collections.abc import Iterable
 from typing import Any
@@ -42,6 +43,24 @@ from serving.table_plans import table_plan
 
 # Parameters that shape the page but not the set of rows (left out of a cursor's fingerprint).
 PAGING = frozenset({"cursor", "limit", "page", "page_size", "format", "count"})
+
+
+# Query strings up to this long have their `query_link` kept (the last 256 of them), so what is
+# kept stays small whatever the clients send.
+LINK_MEMO_QUERY_BYTES = 2048
+
+
+@functools.lru_cache(maxsize=256)
+def query_link(
+    table: str, path: str, order: Order, items: tuple[tuple[str, str], ...]
+) -> tuple[str, str]:
+    """What the query string of a listing in `order` makes of its cursors, from its `items`
+    (in order, without `cursor`): the fingerprint a cursor is signed with, of the set of rows
+    (the items but the paging ones, in any order), and the query string of the next pages'
+    links. Every page of a listing has the same, so they are kept, for short query strings."""
+    rows_set = sorted(item for item in items if item[0] not in PAGING)
+    raw = repr((table, path, rows_set, order.spec))
+    return hashlib.blake2b(raw.encode(), digest_size=9).hexdigest(), urlencode(items)
 
 
 def filters_from_query(
@@ -83,7 +102,6 @@ class Listing:
         self.empty_search = search is not None and search.strip() != "" and search_query is None
         self.plan = table_plan(contract, db)
         self.names = self.plan.names
-        self._fingerprints: dict[Order, str] = {}
 
     # -- versions -------------------------------------------------------------------------------
     async def _snapshot(self) -> tuple[Snapshot, str | None, bool]:
@@ -99,19 +117,13 @@ class Listing:
         return Catalog.etag(version, scope["path"], query, kind)
 
     # -- rows -----------------------------------------------------------------------------------
-    def to_dicts(self, rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
-        return self.plan.to_dicts(rows)
-
-    def _fingerprint(self, order: Order) -> str:
-        fingerprint = self._fingerprints.get(order)
-        if fingerprint is None:
-            items = sorted(
-                (k, v) for k, v in self.request.query_params.multi_items() if k not in PAGING
-            )
-            raw = repr((self.contract.name, self.request.scope["path"], items, order.spec))
-            fingerprint = hashlib.blake2b(raw.encode(), digest_size=9).hexdigest()
-            self._fingerprints[order] = fingerprint
-        return fingerprint
+    def _link(self, order: Order) -> tuple[str, str]:
+        """The fingerprint of this query in `order` and the query string of its next pages."""
+        scope = self.request.scope
+        items = tuple((k, v) for k, v in self.request.query_params.multi_items() if k != "cursor")
+        short = len(scope["query_string"]) <= LINK_MEMO_QUERY_BYTES
+        link = query_link if short else query_link.__wrapped__
+        return link(self.contract.name, scope["path"], order, items)
 
     async def _count(self, snap: Snapshot) -> tuple[int, bool]:
         if self.empty_search:
@@ -152,9 +164,7 @@ class Listing:
         after = None
         if params.cursor is not None:
             payload = decode_cursor(self.ctx.cursor_key, params.cursor)
-            if payload.get("t") != self.contract.name or payload.get("f") != self._fingerprint(
-                order
-            ):
+            if payload.get("t") != self.contract.name or payload.get("f") != self._link(order)[0]:
                 raise ApiError(
                     400,
                     "invalid_cursor",
@@ -195,7 +205,7 @@ class Listing:
             if csv_out:
                 return csv_page(self.contract, rows, headers)
             body = {
-                "data": self.to_dicts(rows),
+                "data": self.plan.to_rows(rows),
                 "total": total,
                 "total_capped": capped,
                 "page": page,
@@ -220,12 +230,9 @@ class Listing:
             last = rows[-1]
             index = self.plan.index
             values = [last[index[c.name]] for c, _ in order.terms]
+            fingerprint, query = self._link(order)
             token = encode_cursor(
-                self.ctx.cursor_key,
-                {"t": self.contract.name, "f": self._fingerprint(order), "v": values},
-            )
-            query = urlencode(
-                [(k, v) for k, v in request.query_params.multi_items() if k != "cursor"]
+                self.ctx.cursor_key, {"t": self.contract.name, "f": fingerprint, "v": values}
             )
             # The token's characters (base64url and a dot) need no quoting.
             next_url = f"{request.scope['path']}?{query}{'&' if query else ''}cursor={token}"
@@ -233,7 +240,12 @@ class Listing:
             if next_url:
                 headers["Link"] = f'<{next_url}>; rel="next"'
             return csv_page(self.contract, rows, headers)
-        body = {"data": self.to_dicts(rows), "next": token, "next_url": next_url, "limit": limit}
+        body = {
+            "data": self.plan.to_rows(rows),
+            "next": token,
+            "next_url": next_url,
+            "limit": limit,
+        }
         if params.count:
             body["total"], body["total_capped"] = (total, capped) if exists else (0, False)
         return json_response(body, headers)
@@ -249,7 +261,7 @@ class Listing:
         rows = await self._rows(limit=1) if exists else []
         if not rows:
             raise ApiError(404, "not_found", f"no {what}")
-        return json_response(self.to_dicts(rows)[0], headers)
+        return json_response(self.plan.to_rows(rows)[0], headers)
 
     def _stream_csv(self, exists: bool, headers: dict[str, str]) -> Response:
         db, timeout = self.ctx.db, self.ctx.settings.export_timeout_ms

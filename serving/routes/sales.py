@@ -32,6 +32,8 @@ DAY_PARAMS = (*LIST, *DATES)
 
 
 def _range(contract: Contract, column: str, low: Any, high: Any) -> list[Filter]:
+    if low is None and high is None:
+        return []
     col = contract.column(column)
     out = []
     if low is not None:
