@@ -59,7 +59,6 @@ class _Conn:
             raise DatabaseUnavailable(f"cannot open {path}: {exc}") from None
         self.deadline = 0.0
         self.conn.set_progress_handler(self._tick, PROGRESS_STEPS)
-        self.stat = _stat(path)
 
     def _tick(self) -> int:
         return 1 if self.deadline and time.monotonic() > self.deadline else 0
@@ -105,6 +104,8 @@ class SQLiteDatabase(Database):
         self._local = threading.local()
         self._executor: ThreadPoolExecutor | None = None
         self._generation = 0
+        # The file's identity when last looked at: the pooled connections read that file.
+        self._file = _stat(self.path)
         self._all: list[_Conn] = []
         self._lock = threading.Lock()
 
@@ -136,10 +137,11 @@ class SQLiteDatabase(Database):
         return conn
 
     def _check_file(self) -> None:
-        """A warehouse file replaced or deleted under us: drop every pooled connection."""
+        """A warehouse file replaced or deleted under us: every pooled connection (each
+        thread's, and the event loop's) is reopened on its next statement."""
         current = _stat(self.path)
-        conn: _Conn | None = getattr(self._local, "conn", None)
-        if conn is not None and conn.stat != current:
+        if current != self._file:
+            self._file = current
             self._generation += 1
         if current is None:
             raise DatabaseUnavailable(MISSING.format(self.path))
