@@ -9,6 +9,7 @@ rejects is a 400 in the error envelope that says, in words, what a valid value i
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass, replace
 from typing import Annotated, Any, Literal
@@ -22,6 +23,7 @@ from pydantic import (
     WithJsonSchema,
     create_model,
 )
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 
 from core.contracts import Contract
@@ -161,6 +163,11 @@ class Param:
         )
 
 
+# Query strings up to this long have their parse kept, so the memo stays small whatever the
+# clients send.
+MEMO_QUERY_BYTES = 2048
+
+
 class QueryModel:
     """The declared query parameters of one endpoint, as one pydantic model (`model`).
 
@@ -170,6 +177,9 @@ class QueryModel:
     def __init__(self, title: str, params: tuple[Param, ...]) -> None:
         self.params = {p.name: p for p in params}
         self.names = frozenset(self.params)
+        # The answer depends on the query string alone: the last ones parsed are kept (a
+        # ValidationError is never kept), for query strings up to MEMO_QUERY_BYTES.
+        self._memo = functools.lru_cache(maxsize=256)(self._parse)
         self.model: type[BaseModel] = create_model(  # type: ignore[call-overload]
             title,
             __config__=ConfigDict(extra="ignore", title=title),
@@ -178,7 +188,14 @@ class QueryModel:
 
     def parse(self, request: Request) -> dict[str, Any]:
         """The declared parameters present in the query string, typed (the last value wins)."""
-        raw = dict(request.query_params.multi_items())
+        query: bytes = request.scope["query_string"]
+        if len(query) > MEMO_QUERY_BYTES:
+            return self._parse(query)
+        # A copy: the caller may add to it, the memo's answer stays as parsed.
+        return dict(self._memo(query))
+
+    def _parse(self, query: bytes) -> dict[str, Any]:
+        raw = dict(QueryParams(query).multi_items())
         try:
             values = self.model.model_validate(raw)
         except ValidationError as exc:

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from core.contracts.datasets import LOG_LEVELS_HOURLY, LOGS, log_hour
 from core.warehouse import open_warehouse
+from serving.core.errors import ApiError
 from serving.params import TIME_FORMS, TIME_PATTERN
 from tests.serving_fixtures import client_for, write_tie_records
 
@@ -167,3 +168,27 @@ def test_data_offers_the_sources_records_unifies(tmp_path: Any) -> None:
 
     wh = open_warehouse(f"sqlite:///{tmp_path / 'w.db'}")
     assert tuple(source_queries(wh.dialect)) == SOURCES
+
+
+def test_a_query_string_parsed_again_gives_the_same_answer_and_the_same_errors() -> None:
+    """The parse of a query string is kept (it depends on nothing else): each caller gets its
+    own copy, and a wrong value is a 400 every time, never a kept answer."""
+    from starlette.requests import Request
+
+    from serving.params import LIST, Param, QueryModel
+
+    model = QueryModel("Probe", (*LIST, Param("day", "date", "A day.")))
+
+    def parse(query: bytes) -> dict[str, Any]:
+        return model.parse(Request({"type": "http", "query_string": query, "headers": []}))
+
+    first = parse(b"limit=5&day=2024-03-01&x__eq=1")
+    assert first == {"limit": 5, "day": dt.date(2024, 3, 1)}
+    first["limit"] = 99
+    assert parse(b"limit=5&day=2024-03-01&x__eq=1") == {"limit": 5, "day": dt.date(2024, 3, 1)}
+    long = b"limit=7&pad=" + b"x" * 3000  # past the kept length: parsed each time
+    assert parse(long) == {"limit": 7}
+    for _ in range(2):
+        with pytest.raises(ApiError) as wrong:
+            parse(b"day=2024-02-30")
+        assert wrong.value.status == 400 and "day must be" in wrong.value.message
