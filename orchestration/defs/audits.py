@@ -311,6 +311,12 @@ def not_null(contract: Contract) -> Audit:
     )
 
 
+def table_audits(contract: Contract) -> list[Audit]:
+    """The blocking checks every table's new version passes: its key unique, its required
+    columns filled."""
+    return [key_unique(contract), not_null(contract)]
+
+
 def allowed_values(contract: Contract, column: str, allowed: Sequence[str]) -> Audit:
     """Every value of `column` is one of `allowed` (nulls are the not-null check's business)."""
     contract.column(column)  # fail at import on a misspelled column

@@ -8,7 +8,7 @@ from typing import Any
 import dagster as dg
 
 from core.datasets import DailyCsvFeed
-from orchestration.defs.audits import Audit, key_unique, not_null
+from orchestration.defs.audits import table_audits
 from orchestration.defs.automation import FOLLOW_UPSTREAM
 from orchestration.defs.csv_feeds.rows import drop_rows
 from orchestration.defs.freshness import DAILY_PARTITION
@@ -26,11 +26,6 @@ def raw_path(feed: DailyCsvFeed, day: str) -> str:
     """Where the raw zone keeps the day's drop, below the lake's root."""
     name = f"{feed.folder}_{day}.csv"
     return hive_path(f"raw/{feed.folder}", feed.contract.partition_column or "", day, name)
-
-
-def feed_audits(feed: DailyCsvFeed) -> list[Audit]:
-    """The checks a day's new version passes before it is published."""
-    return [key_unique(feed.contract), not_null(feed.contract)]
 
 
 def raw_asset(feed: DailyCsvFeed, days: dg.PartitionsDefinition) -> dg.AssetsDefinition:
@@ -93,7 +88,7 @@ def table_asset(
         automation_condition=FOLLOW_UPSTREAM,
         metadata=definition_metadata(contract),
         freshness_policy=DAILY_PARTITION,
-        check_specs=[a.spec(feed.name, days) for a in feed_audits(feed)],
+        check_specs=[a.spec(feed.name, days) for a in table_audits(contract)],
         pool="warehouse",
         description=(
             f"{contract.description} One partition per day (`{contract.partition_column}`), "
@@ -113,7 +108,12 @@ def table_asset(
             return drop_rows(feed, day or "", text)
 
         yield from publish_records(
-            context, warehouse.get(), contract, context.partition_keys, batch, feed_audits(feed)
+            context,
+            warehouse.get(),
+            contract,
+            context.partition_keys,
+            batch,
+            table_audits(contract),
         )
 
     return _table

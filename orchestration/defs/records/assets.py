@@ -8,13 +8,7 @@ from dagster import AssetExecutionContext, AssetSelection, asset
 from core.contracts.datasets import COUNTRIES, POSTS, RECORDS, SALES_ORDERS, USERS
 from core.datasets import DATASETS
 from core.sql import Dialect, timestamp_text
-from orchestration.defs.audits import (
-    Outcome,
-    key_unique,
-    not_null,
-    publication,
-    write_audit_publish,
-)
+from orchestration.defs.audits import Outcome, publication, table_audits, write_audit_publish
 from orchestration.defs.automation import follow_whole_tables
 from orchestration.defs.metadata import definition_metadata, table_metadata
 from orchestration.defs.raw_zone import utc_now
@@ -54,7 +48,7 @@ def source_queries(dialect: Dialect) -> dict[str, str]:
     }
 
 
-RECORDS_AUDITS = [key_unique(RECORDS), not_null(RECORDS)]
+RECORDS_AUDITS = table_audits(RECORDS)
 # The partitioned tables `records` reads whole: the daily orders and the declared partitioned
 # datasets.
 PARTITIONED_SOURCES = [

@@ -7,9 +7,8 @@ from typing import Any
 
 import dagster as dg
 
-from core.contracts import Contract
 from core.datasets import SNAPSHOTS, GraphQLSnapshot, RestSnapshot, Snapshot, lookup
-from orchestration.defs.audits import Audit, key_unique, not_null
+from orchestration.defs.audits import table_audits
 from orchestration.defs.automation import FOLLOW_UPSTREAM
 from orchestration.defs.freshness import DAILY_SNAPSHOT
 from orchestration.defs.metadata import definition_metadata
@@ -34,11 +33,6 @@ def raw_path(snapshot: Snapshot, key: str | None = None) -> str:
         return f"graphql/{snapshot.name}.json"
     column = snapshot.contract.partition_column
     return f"graphql/{snapshot.name}/{column}={key}/{snapshot.name}.json"
-
-
-def snapshot_audits(contract: Contract) -> list[Audit]:
-    """The checks a snapshot's new version passes before it is published."""
-    return [key_unique(contract), not_null(contract)]
 
 
 def _keys(context: dg.AssetExecutionContext, snapshot: Snapshot) -> list[str | None]:
@@ -154,7 +148,7 @@ def load_snapshot(
         snapshot.contract,
         _keys(context, snapshot),
         batch,
-        snapshot_audits(snapshot.contract),
+        table_audits(snapshot.contract),
     )
 
 
@@ -190,7 +184,7 @@ def table_asset(snapshot: Snapshot, raw: dg.AssetsDefinition) -> dg.AssetsDefini
         automation_condition=FOLLOW_UPSTREAM,
         metadata=definition_metadata(snapshot.contract),
         freshness_policy=DAILY_SNAPSHOT,
-        check_specs=[a.spec(snapshot.name, partitions) for a in snapshot_audits(snapshot.contract)],
+        check_specs=[a.spec(snapshot.name, partitions) for a in table_audits(snapshot.contract)],
         description=_table_description(snapshot),
     )
     def _table(

@@ -14,12 +14,12 @@ from core.contracts.datasets import LANDING_USERS, USERS
 from core.contracts.schema import COERCE
 from core.datasets import REST_GROUP
 from core.warehouse import Warehouse
-from orchestration.defs.audits import Outcome, publication, write_audit_publish
+from orchestration.defs.audits import Outcome, publication, table_audits, write_audit_publish
 from orchestration.defs.automation import FOLLOW_UPSTREAM
 from orchestration.defs.freshness import DAILY_SNAPSHOT
 from orchestration.defs.metadata import definition_metadata, table_metadata
 from orchestration.defs.raw_zone import load_records, read_raw_json
-from orchestration.defs.snapshots.assets import fetch_rest, snapshot_audits
+from orchestration.defs.snapshots.assets import fetch_rest
 from orchestration.resources.sources import RestApiResource
 from orchestration.resources.storage import LakeResource, WarehouseResource
 
@@ -133,7 +133,7 @@ def add_uid_column(wh: Warehouse) -> None:
     pool="warehouse",
     metadata=definition_metadata(USERS),
     freshness_policy=DAILY_SNAPSHOT,
-    check_specs=[a.spec("users", None) for a in snapshot_audits(USERS)],
+    check_specs=[a.spec("users", None) for a in table_audits(USERS)],
 )
 def users(context: AssetExecutionContext, lake: LakeResource, warehouse: WarehouseResource):
     """Users, one row each, address and company flattened, email lower-cased and unique: the
@@ -169,7 +169,7 @@ def users(context: AssetExecutionContext, lake: LakeResource, warehouse: Warehou
         pushed, shadowed = merge_pushed_users(wh, conn)
         return {"table": table, "rejected": rejected, "pushed": pushed, "shadowed": shadowed}
 
-    outcome = write_audit_publish(wh, USERS, "", write, snapshot_audits(USERS))
+    outcome = write_audit_publish(wh, USERS, "", write, table_audits(USERS))
     facts = outcome.facts or {}
     if facts.get("rejected"):
         context.log.warning(f"{facts['rejected']} users record(s) rejected; see api_rejects")
